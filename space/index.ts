@@ -1,0 +1,8 @@
+// Public API of the search space (pipeline.md: space/ imports nothing of the other stages).
+export * from './presets.ts';
+export * from './config.ts';
+export * from './geometry.ts';
+export * from './cost.ts';
+export * from './sample.ts';
+export * from './encoding.ts';
+export type { Fault } from './schema.ts';
