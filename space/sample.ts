@@ -3,7 +3,7 @@
 import { OfaError } from '../lib/errors.ts';
 import type { Rng } from '../lib/rng.ts';
 import { canonicalize, type LayerConfig, type SubnetConfig } from './config.ts';
-import { layerCost } from './cost.ts';
+import { layerCost, subnetCost } from './cost.ts';
 import { subnetGeometry } from './geometry.ts';
 import { fullDimensions, getPreset, getVariant, type Dimensions } from './presets.ts';
 
@@ -98,25 +98,43 @@ function extremeMasks(config: SubnetConfig, dims: Dimensions, pick: 'min' | 'max
 
 export function sampleMin(space: SpaceRef): SubnetConfig {
   const dims = resolveDimensions(space);
-  const base = build(space, {
-    resolution: dims.resolutions[0],
-    exit: dims.exits[0],
-    depth: () => dims.depths[0],
-    layer: () => layerOf(space, dims.kernelSizes[0], dims.expandRatios[0], dims.branchMasks[0]),
-  });
-  return canonicalize(extremeMasks(base, dims, 'min'));
+  // Fewer layers, smaller kernels, expands and resolution always cost less; the exit does not: an
+  // early head sits on a larger feature map, so an earlier exit can cost more. Try every exit.
+  return extremeOverExits(space, dims, 'min', (exit) =>
+    build(space, {
+      resolution: dims.resolutions[0],
+      exit,
+      depth: () => dims.depths[0],
+      layer: () => layerOf(space, dims.kernelSizes[0], dims.expandRatios[0], dims.branchMasks[0]),
+    }),
+  );
+}
+
+function extremeOverExits(space: SpaceRef, dims: Dimensions, pick: 'min' | 'max', make: (exit: number) => SubnetConfig): SubnetConfig {
+  let best: SubnetConfig | undefined;
+  let bestMacs = 0;
+  for (const exit of dims.exits) {
+    const config = canonicalize(extremeMasks(make(exit), dims, pick));
+    const macs = subnetCost(config).macs;
+    if (best === undefined || (pick === 'min' ? macs < bestMacs : macs > bestMacs)) {
+      best = config;
+      bestMacs = macs;
+    }
+  }
+  return best as SubnetConfig;
 }
 
 export function sampleMax(space: SpaceRef): SubnetConfig {
   const dims = resolveDimensions(space);
   const last = <T>(values: readonly T[]) => values[values.length - 1];
-  const base = build(space, {
-    resolution: last(dims.resolutions),
-    exit: last(dims.exits),
-    depth: () => last(dims.depths),
-    layer: () => layerOf(space, last(dims.kernelSizes), last(dims.expandRatios), last(dims.branchMasks)),
-  });
-  return canonicalize(extremeMasks(base, dims, 'max'));
+  return extremeOverExits(space, dims, 'max', (exit) =>
+    build(space, {
+      resolution: last(dims.resolutions),
+      exit,
+      depth: () => last(dims.depths),
+      layer: () => layerOf(space, last(dims.kernelSizes), last(dims.expandRatios), last(dims.branchMasks)),
+    }),
+  );
 }
 
 export interface UniformChoice {

@@ -1,0 +1,138 @@
+// A small argument parser for the sub-commands: typed flags with defaults, --help text generated from
+// the same declaration, and errors that name the flag, the bad value and what is allowed.
+import { OfaError } from '../lib/errors.ts';
+
+export type FlagType = 'string' | 'int' | 'number' | 'boolean' | 'list';
+
+export interface FlagSpec {
+  type: FlagType;
+  description: string;
+  default?: string | number | boolean | string[];
+  /** Allowed values (string flags). */
+  choices?: readonly string[];
+  alias?: string;
+  /** Placeholder shown in help, e.g. N or FILE. */
+  placeholder?: string;
+}
+
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  usage: string;
+  flags: Record<string, FlagSpec>;
+  /** Positional arguments: their names for the help text. */
+  positionals?: string[];
+  examples?: string[];
+}
+
+export type ParsedFlags = Record<string, string | number | boolean | string[] | undefined>;
+
+export interface Parsed {
+  flags: ParsedFlags;
+  positionals: string[];
+  help: boolean;
+}
+
+export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
+  const flags: ParsedFlags = {};
+  const positionals: string[] = [];
+  let help = false;
+  const byAlias = new Map<string, string>();
+  for (const [name, flag] of Object.entries(spec.flags)) if (flag.alias) byAlias.set(flag.alias, name);
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i];
+    if (token === '--help' || token === '-h') {
+      help = true;
+      continue;
+    }
+    if (token === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!token.startsWith('-') || token === '-') {
+      positionals.push(token);
+      continue;
+    }
+    let name: string;
+    let inline: string | undefined;
+    if (token.startsWith('--')) {
+      const eq = token.indexOf('=');
+      name = eq >= 0 ? token.slice(2, eq) : token.slice(2);
+      inline = eq >= 0 ? token.slice(eq + 1) : undefined;
+    } else {
+      name = byAlias.get(token.slice(1)) ?? token.slice(1);
+    }
+    let flag = spec.flags[name];
+    let negated = false;
+    if (!flag && name.startsWith('no-') && spec.flags[name.slice(3)]?.type === 'boolean') {
+      name = name.slice(3);
+      flag = spec.flags[name];
+      negated = true;
+    }
+    if (!flag) {
+      throw new OfaError('E_FLAG', `ofa ${spec.name}: unknown flag ${JSON.stringify(token)}; allowed: ${Object.keys(spec.flags).map((f) => `--${f}`).join(', ')}`, {
+        hint: `run \`ofa ${spec.name} --help\``,
+      });
+    }
+    if (flag.type === 'boolean') {
+      flags[name] = inline === undefined ? !negated : !['false', '0', 'no'].includes(inline);
+      continue;
+    }
+    const raw = inline ?? argv[++i];
+    if (raw === undefined) throw new OfaError('E_FLAG', `ofa ${spec.name}: flag --${name} needs a value (${flag.placeholder ?? flag.type})`);
+    flags[name] = convert(spec.name, name, flag, raw, flags[name]);
+  }
+  for (const [name, flag] of Object.entries(spec.flags)) {
+    if (flags[name] === undefined && flag.default !== undefined) flags[name] = flag.default;
+  }
+  return { flags, positionals, help };
+}
+
+function convert(command: string, name: string, flag: FlagSpec, raw: string, previous: ParsedFlags[string]): ParsedFlags[string] {
+  const bad = (allowed: string) =>
+    new OfaError('E_FLAG', `ofa ${command}: --${name} ${JSON.stringify(raw)} is not valid; allowed: ${allowed}`, { hint: `run \`ofa ${command} --help\`` });
+  switch (flag.type) {
+    case 'int': {
+      if (!/^-?\d+$/.test(raw)) throw bad('an integer');
+      return Number(raw);
+    }
+    case 'number': {
+      const value = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(value)) throw bad('a number');
+      return value;
+    }
+    case 'list': {
+      const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+      return [...(Array.isArray(previous) ? previous : []), ...items];
+    }
+    default: {
+      if (flag.choices && !flag.choices.includes(raw)) throw bad(flag.choices.join(', '));
+      return raw;
+    }
+  }
+}
+
+export function helpText(spec: CommandSpec): string {
+  const lines = [`ofa ${spec.name}: ${spec.summary}`, '', `Usage: ${spec.usage}`, ''];
+  const entries = Object.entries(spec.flags);
+  if (entries.length > 0) {
+    lines.push('Options:');
+    for (const [name, flag] of entries) {
+      const left = `  --${name}${flag.type === 'boolean' ? '' : ` ${flag.placeholder ?? flag.type.toUpperCase()}`}${flag.alias ? `, -${flag.alias}` : ''}`;
+      const extras: string[] = [];
+      if (flag.choices) extras.push(`one of: ${flag.choices.join(', ')}`);
+      if (flag.default !== undefined) extras.push(`default: ${Array.isArray(flag.default) ? flag.default.join(',') : flag.default}`);
+      lines.push(`${left.padEnd(30)} ${flag.description}${extras.length ? ` (${extras.join('; ')})` : ''}`);
+    }
+    lines.push('  --help, -h                   show this help');
+  }
+  if (spec.examples?.length) {
+    lines.push('', 'Examples:');
+    for (const example of spec.examples) lines.push(`  ${example}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Output helpers (stdout for results, stderr for logs). */
+export const out = (text: string) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+export const log = (text: string) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);

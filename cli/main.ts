@@ -1,0 +1,53 @@
+// The `ofa` command: parses arguments and calls the stages' public APIs (pipeline.md). One file per
+// sub-command group; each exports `run(argv)` returning an exit code.
+import { isOfaError } from '../lib/errors.ts';
+import { log, out } from './args.ts';
+
+interface CommandGroup {
+  summary: string;
+  load: () => Promise<{ run: (argv: string[]) => Promise<number> }>;
+}
+
+// Registry of sub-command groups (style.md: a registry of small config objects).
+const COMMANDS: Record<string, CommandGroup> = {
+  space: { summary: 'inspect the search space: info, sample, validate, stats', load: () => import('./space.ts') },
+};
+
+export function registerCommand(name: string, group: CommandGroup): void {
+  COMMANDS[name] = group;
+}
+
+function usage(): string {
+  const lines = ['ofa: OFAv2 supernet training, ONNX export, device profiling and per-device subnet search', '', 'Usage: ofa <command> [options]', '', 'Commands:'];
+  for (const [name, group] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${group.summary}`);
+  lines.push('', 'Run `ofa <command> --help` for the options of a command.');
+  return `${lines.join('\n')}\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    out(usage());
+    return name ? 0 : 2;
+  }
+  if (name === '--version') {
+    const { createRequire } = await import('node:module');
+    out(createRequire(import.meta.url)('../package.json').version);
+    return 0;
+  }
+  const group = COMMANDS[name];
+  if (!group) {
+    log(`ofa: unknown command ${JSON.stringify(name)}; allowed: ${Object.keys(COMMANDS).join(', ')}`);
+    return 2;
+  }
+  try {
+    return await (await group.load()).run(rest);
+  } catch (error) {
+    if (isOfaError(error)) {
+      log(`error [${error.code}]: ${error.message}${error.hint ? `\nhint: ${error.hint}` : ''}`);
+      return error.kind === 'bad-input' ? 2 : 1;
+    }
+    log(`ofa ${name}: unexpected failure: ${(error as Error)?.stack ?? String(error)}`);
+    return 1;
+  }
+}
