@@ -1,0 +1,105 @@
+// Small differentiable building blocks of the supernet: activations, batch normalisation over a channel
+// prefix (elastic expand), and the elastic-kernel transforms. Everything here is plain tfjs-core ops,
+// so gradients come from tfjs and any backend (cpu, wasm + the project's kernels) can run them.
+import * as tf from '@tensorflow/tfjs-core';
+import type { Activation } from '../../space/index.ts';
+
+/** The BN epsilon and running-statistics momentum of the contract (PyTorch defaults). */
+export const BN_EPSILON = 1e-5;
+export const BN_MOMENTUM = 0.1;
+
+/** ofav2.md s1: h-swish(x) = x * relu6(x + 3) / 6 (MobileNetV3). */
+export function hswish(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.div(tf.relu6(tf.add(x, 3)), 6));
+}
+
+/** h-sigmoid(x) = relu6(x + 3) / 6: the SE gate. */
+export function hsigmoid(x: tf.Tensor): tf.Tensor {
+  return tf.div(tf.relu6(tf.add(x, 3)), 6);
+}
+
+export function activate<T extends tf.Tensor>(x: T, activation: Activation | 'hsigmoid' | 'none'): T {
+  switch (activation) {
+    case 'relu':
+      return tf.relu(x);
+    case 'hswish':
+      return hswish(x) as T;
+    case 'hsigmoid':
+      return hsigmoid(x) as T;
+    case 'none':
+      return x;
+  }
+}
+
+/** The first `count` entries of a 1-D variable (elastic expand keeps the first `mid` channels). */
+export function prefix(v: tf.Tensor1D, count: number): tf.Tensor1D {
+  return count === v.shape[0] ? v : tf.slice(v, [0], [count]);
+}
+
+export interface BatchNormParams {
+  gamma: tf.Variable;
+  beta: tf.Variable;
+  runningMean: tf.Variable;
+  runningVariance: tf.Variable;
+}
+
+/**
+ * BN over the first `channels` channels of an NHWC (or NC) tensor. Training mode normalises with the
+ * batch statistics and updates the running statistics of those channels in place
+ * (running = 0.9 * running + 0.1 * batch, the batch variance unbiased as in PyTorch); eval mode uses
+ * the running statistics.
+ */
+export function batchNorm<T extends tf.Tensor>(x: T, bn: BatchNormParams, training: boolean): T {
+  const channels = x.shape[x.rank - 1] as number;
+  const gamma = prefix(bn.gamma as tf.Tensor1D, channels);
+  const beta = prefix(bn.beta as tf.Tensor1D, channels);
+  if (!training) {
+    const mean = prefix(bn.runningMean as tf.Tensor1D, channels);
+    const variance = prefix(bn.runningVariance as tf.Tensor1D, channels);
+    const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPSILON)));
+    return tf.add(tf.mul(tf.sub(x, mean), scale), beta) as T;
+  }
+  const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
+  const { mean, variance } = tf.moments(x, axes);
+  updateRunningStatistics(bn, mean as tf.Tensor1D, variance as tf.Tensor1D, x.size / channels);
+  const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPSILON)));
+  return tf.add(tf.mul(tf.sub(x, mean), scale), beta) as T;
+}
+
+function updateRunningStatistics(bn: BatchNormParams, mean: tf.Tensor1D, variance: tf.Tensor1D, count: number): void {
+  // The running statistics are state, not part of the loss: no gradient reaches them from the loss.
+  const channels = mean.shape[0];
+  const total = bn.runningMean.shape[0] as number;
+  const unbiased = count > 1 ? count / (count - 1) : 1;
+  const blend = (running: tf.Variable, batch: tf.Tensor1D) =>
+    tf.tidy(() => {
+      const head = tf.add(tf.mul(prefix(running as tf.Tensor1D, channels), 1 - BN_MOMENTUM), tf.mul(batch, BN_MOMENTUM));
+      return channels === total ? head : tf.concat([head, tf.slice(running, [channels], [total - channels])]);
+    });
+  const newMean = blend(bn.runningMean, mean);
+  const newVariance = tf.tidy(() => blend(bn.runningVariance, tf.mul(variance, unbiased)));
+  bn.runningMean.assign(newMean);
+  bn.runningVariance.assign(newVariance);
+  newMean.dispose();
+  newVariance.dispose();
+}
+
+/**
+ * ofav2.md s2 elastic kernel: the depthwise weight of kernel size k from the stored 7x7 one
+ * [7, 7, C, 1]: 5x5 = T75 applied to its centre 5x5, 3x3 = T53 applied to the centre 3x3 of that 5x5.
+ * A transform [k*k, k*k] maps the k*k taps of each channel (row-major), shared by all channels.
+ */
+export function elasticKernel(weight7: tf.Tensor4D, kernelSize: number, transform75: tf.Tensor2D, transform53: tf.Tensor2D): tf.Tensor4D {
+  const maxSize = weight7.shape[0];
+  if (kernelSize === maxSize) return weight7;
+  const channels = weight7.shape[2];
+  const transformed = (source: tf.Tensor4D, from: number, to: number, matrix: tf.Tensor2D): tf.Tensor4D => {
+    const start = (from - to) / 2;
+    const crop = tf.slice(source, [start, start, 0, 0], [to, to, channels, 1]);
+    const taps = tf.reshape(crop, [to * to, channels]);
+    return tf.reshape(tf.matMul(matrix, taps), [to, to, channels, 1]);
+  };
+  const weight5 = transformed(weight7, maxSize, 5, transform75);
+  if (kernelSize === 5) return weight5;
+  return transformed(weight5, 5, 3, transform53);
+}
