@@ -1,0 +1,237 @@
+// Device profiles (pipeline.md "Device profile"): one JSON file per device in devices/, validated by
+// the schema below. A user adds a device by adding one file; errors name the JSON path, the bad value
+// and the allowed values. The measured tables live beside the file, in devices/<name>/.
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OfaError, describeValue } from '../lib/errors.ts';
+
+export const RUNTIME_NAMES = ['onnxruntime-node', 'onnxruntime-web', 'chromium'] as const;
+export type RuntimeName = (typeof RUNTIME_NAMES)[number];
+
+/** Execution providers each runtime can be asked for (whether they start on this host is checked later). */
+export const EXECUTION_PROVIDERS: Readonly<Record<RuntimeName, readonly string[]>> = {
+  'onnxruntime-node': ['cpu', 'cuda', 'tensorrt', 'webgpu', 'dml', 'coreml'],
+  'onnxruntime-web': ['wasm', 'webgpu'],
+  chromium: ['wasm', 'webgpu'],
+};
+export const EXECUTION_MODES = ['sequential', 'parallel'] as const;
+export const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
+
+export interface SessionSettings {
+  /** Intra-op thread pool size (onnxruntime-web: the wasm thread count). */
+  intraOpNumThreads: number;
+  interOpNumThreads: number;
+  executionMode: (typeof EXECUTION_MODES)[number];
+  graphOptimizationLevel: (typeof GRAPH_OPTIMIZATION_LEVELS)[number];
+  /** The `session.intra_op.allow_spinning` config entry: pool threads busy-wait between ops. */
+  allowSpinning: boolean;
+}
+
+export interface DeviceProfile {
+  name: string;
+  description: string;
+  runtime: RuntimeName;
+  executionProvider: string;
+  /** Options handed to the execution provider as they are (e.g. {"deviceId": 0} for cuda). */
+  executionProviderOptions: Record<string, string | number | boolean>;
+  session: SessionSettings;
+  batchSize: number;
+  /** Latency budgets the search targets on this device, in milliseconds, ascending. */
+  latencyBudgetsMs: number[];
+  /** Where the profile was read from (absent for profiles built in code). */
+  file?: string;
+}
+
+export interface DeviceFault {
+  path: string;
+  value: unknown;
+  message: string;
+}
+
+// A small schema walker (the space/schema.ts one has no numbers, booleans or free-form maps).
+type FieldRule = {
+  required: boolean;
+  check: (value: unknown, path: string, faults: DeviceFault[], root: Record<string, unknown>) => void;
+};
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+const choice = (what: string, allowed: (root: Record<string, unknown>) => readonly string[]): FieldRule['check'] =>
+  (value, path, faults, root) => {
+    const values = allowed(root);
+    if (typeof value !== 'string' || !values.includes(value)) {
+      faults.push({ path, value, message: `${what} must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}` });
+    }
+  };
+
+const integer = (what: string, min: number, max: number): FieldRule['check'] => (value, path, faults) => {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    faults.push({ path, value, message: `${what} must be an integer from ${min} to ${max}` });
+  }
+};
+
+const text = (what: string, pattern?: RegExp, rule?: string): FieldRule['check'] => (value, path, faults) => {
+  if (typeof value !== 'string' || value.length === 0) faults.push({ path, value, message: `${what} must be a non-empty string` });
+  else if (pattern && !pattern.test(value)) faults.push({ path, value, message: `${what} must be ${rule}` });
+};
+
+const boolean = (what: string): FieldRule['check'] => (value, path, faults) => {
+  if (typeof value !== 'boolean') faults.push({ path, value, message: `${what} must be true or false` });
+};
+
+function object(what: string, fields: Record<string, FieldRule>): FieldRule['check'] {
+  return (value, path, faults, root) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      faults.push({ path, value, message: `${what} must be an object (got ${typeName(value)})` });
+      return;
+    }
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      if (!(key in fields)) {
+        faults.push({ path: `${path}.${key}`, value: record[key], message: `unknown field "${key}" in ${what}; allowed fields: ${Object.keys(fields).join(', ')}` });
+      }
+    }
+    for (const [key, rule] of Object.entries(fields)) {
+      if (!(key in record) || record[key] === undefined) {
+        if (rule.required) faults.push({ path: `${path}.${key}`, value: undefined, message: `missing field "${key}" (required)` });
+        continue;
+      }
+      rule.check(record[key], `${path}.${key}`, faults, root);
+    }
+  };
+}
+
+const required = (check: FieldRule['check']): FieldRule => ({ required: true, check });
+const optional = (check: FieldRule['check']): FieldRule => ({ required: false, check });
+
+const SESSION_RULES = {
+  intraOpNumThreads: required(integer('intra-op thread count', 1, 256)),
+  interOpNumThreads: required(integer('inter-op thread count', 1, 256)),
+  executionMode: required(choice('execution mode', () => EXECUTION_MODES)),
+  graphOptimizationLevel: required(choice('graph optimisation level', () => GRAPH_OPTIMIZATION_LEVELS)),
+  allowSpinning: required(boolean('allowSpinning (session.intra_op.allow_spinning)')),
+};
+
+const DEVICE_RULES: Record<string, FieldRule> = {
+  $schema: optional(text('$schema')),
+  name: required(text('device name', /^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, ".", "_" or "-"')),
+  description: required(text('description')),
+  runtime: required(choice('runtime', () => RUNTIME_NAMES)),
+  executionProvider: required(
+    choice('execution provider', (root) =>
+      typeof root.runtime === 'string' && root.runtime in EXECUTION_PROVIDERS
+        ? EXECUTION_PROVIDERS[root.runtime as RuntimeName]
+        : [...new Set(Object.values(EXECUTION_PROVIDERS).flat())],
+    ),
+  ),
+  executionProviderOptions: optional((value, path, faults) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      faults.push({ path, value, message: 'executionProviderOptions must be an object of strings, numbers or booleans' });
+      return;
+    }
+    for (const [key, item] of Object.entries(value)) {
+      if (!['string', 'number', 'boolean'].includes(typeof item)) {
+        faults.push({ path: `${path}.${key}`, value: item, message: 'an execution provider option must be a string, number or boolean' });
+      }
+    }
+  }),
+  session: required(object('session', SESSION_RULES)),
+  batchSize: required(integer('batch size', 1, 4096)),
+  latencyBudgetsMs: required((value, path, faults) => {
+    if (!Array.isArray(value) || value.length === 0) {
+      faults.push({ path, value, message: 'latencyBudgetsMs must be a non-empty array of positive numbers (ms), ascending' });
+      return;
+    }
+    value.forEach((item, i) => {
+      if (typeof item !== 'number' || !Number.isFinite(item) || item <= 0) {
+        faults.push({ path: `${path}[${i}]`, value: item, message: 'a latency budget must be a positive number of milliseconds' });
+      } else if (i > 0 && typeof value[i - 1] === 'number' && item <= value[i - 1]) {
+        faults.push({ path: `${path}[${i}]`, value: item, message: `latency budgets must be strictly ascending (previous ${value[i - 1]})` });
+      }
+    });
+  }),
+};
+
+/** Every fault of `value` as a device profile (empty when valid). */
+export function findDeviceFaults(value: unknown): DeviceFault[] {
+  const faults: DeviceFault[] = [];
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return [{ path: '$', value, message: `a device profile must be a JSON object (got ${typeName(value)})` }];
+  }
+  const root = value as Record<string, unknown>;
+  object('device profile', DEVICE_RULES)(value, '$', faults, root);
+  // onnxruntime-web runs single-threaded inside Node (pipeline.md), and its wasm thread count is one knob.
+  if (root.runtime === 'onnxruntime-web' && typeof root.session === 'object' && root.session !== null) {
+    const threads = (root.session as Record<string, unknown>).intraOpNumThreads;
+    if (typeof threads === 'number' && threads !== 1) {
+      faults.push({ path: '$.session.intraOpNumThreads', value: threads, message: 'onnxruntime-web inside Node runs its wasm EP on 1 thread; allowed: 1' });
+    }
+  }
+  return faults;
+}
+
+export function formatDeviceFault(fault: DeviceFault): string {
+  return `${fault.path}: ${fault.message}${fault.value === undefined ? '' : ` (value ${describeValue(fault.value)})`}`;
+}
+
+/** Validates a parsed device profile; throws one OfaError listing every fault. */
+export function validateDevice(value: unknown, input = 'device profile'): DeviceProfile {
+  const faults = findDeviceFaults(value);
+  if (faults.length > 0) {
+    throw Object.assign(
+      new OfaError('E_DEVICE', `${input} is invalid:\n${faults.map((f) => `  ${formatDeviceFault(f)}`).join('\n')}`, {
+        hint: 'compare with devices/cpu-1t.json; see `ofa profile devices`',
+      }),
+      { faults },
+    );
+  }
+  const record = value as DeviceProfile;
+  return { ...record, executionProviderOptions: record.executionProviderOptions ?? {} };
+}
+
+/** The repository's devices/ folder. */
+export const DEVICES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'devices');
+
+/** Reads a device by name (devices/<name>.json) or by path to a JSON file. */
+export function loadDevice(nameOrPath: string, devicesDir = DEVICES_DIR): DeviceProfile {
+  const isPath = nameOrPath.endsWith('.json') || nameOrPath.includes('/');
+  const file = isPath ? resolve(nameOrPath) : join(devicesDir, `${nameOrPath}.json`);
+  if (!existsSync(file)) {
+    const known = listDeviceNames(devicesDir);
+    throw new OfaError('E_DEVICE_UNKNOWN', `device ${JSON.stringify(nameOrPath)}: no file ${file}; known devices: ${known.join(', ') || '(none)'}`, {
+      hint: 'add a JSON file to devices/ (copy devices/cpu-1t.json) or pass a path to one',
+    });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new OfaError('E_DEVICE', `device file ${file} is not valid JSON: ${(error as Error).message}`, { hint: 'check the file contents' });
+  }
+  const device = validateDevice(parsed, `device file ${file}`);
+  if (!isPath && device.name !== nameOrPath) {
+    throw new OfaError('E_DEVICE', `device file ${file}: $.name ${JSON.stringify(device.name)} must equal the file name ${JSON.stringify(nameOrPath)}`, {
+      hint: 'rename the file or the "name" field so that they agree',
+    });
+  }
+  return { ...device, file };
+}
+
+export function listDeviceNames(devicesDir = DEVICES_DIR): string[] {
+  if (!existsSync(devicesDir)) return [];
+  return readdirSync(devicesDir)
+    .filter((f) => f.endsWith('.json') && !f.startsWith('.'))
+    .map((f) => basename(f, '.json'))
+    .sort();
+}
+
+/** The folder holding a device's measured tables and calibrations: devices/<name>/ beside its file. */
+export function deviceDataDir(device: DeviceProfile): string {
+  const base = device.file ? dirname(device.file) : DEVICES_DIR;
+  return join(base, device.name);
+}

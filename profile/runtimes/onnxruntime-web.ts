@@ -1,0 +1,97 @@
+// onnxruntime-web inside Node (pipeline.md "Runtimes"): its wasm EP, single-threaded there. Its webgpu
+// EP needs a browser; in Node it is refused (use the chromium runtime).
+import { OfaError } from '../../lib/errors.ts';
+import type { DeviceProfile } from '../device.ts';
+import type { InputElementType, Runtime, RuntimeInfo, RuntimeSession, TensorData, ValueInfo } from './types.ts';
+
+type OrtWeb = typeof import('onnxruntime-web');
+
+let ortModule: Promise<OrtWeb> | undefined;
+function ort(): Promise<OrtWeb> {
+  ortModule ??= (import('onnxruntime-web') as Promise<OrtWeb>).then((module) => {
+    // The package's exports map hides package.json: the version comes from the runtime itself.
+    version = module.env.versions.web ?? 'unknown';
+    return module;
+  });
+  return ortModule;
+}
+
+let version = 'unknown';
+function packageVersion(): string {
+  return version;
+}
+
+/** Session options exactly as handed to InferenceSession.create (the thread count is env-wide). */
+export function sessionOptions(device: DeviceProfile): Record<string, unknown> {
+  return {
+    executionProviders: [device.executionProvider],
+    executionMode: device.session.executionMode,
+    graphOptimizationLevel: device.session.graphOptimizationLevel,
+    logSeverityLevel: 3,
+    extra: { session: { intra_op: { allow_spinning: device.session.allowSpinning ? '1' : '0' } } },
+  };
+}
+
+async function configureEnv(device: DeviceProfile): Promise<OrtWeb> {
+  const module = await ort();
+  // The wasm thread count is process-wide and fixed at the first session: set it every time so that a
+  // mismatch is visible in the recorded settings.
+  module.env.wasm.numThreads = device.session.intraOpNumThreads;
+  module.env.wasm.proxy = false;
+  return module;
+}
+
+export const onnxruntimeWeb: Runtime = {
+  name: 'onnxruntime-web',
+
+  async check(device) {
+    await ort();
+    if (device.executionProvider !== 'wasm') {
+      throw new OfaError(
+        'E_EP_UNAVAILABLE',
+        `device ${device.name}: execution provider ${JSON.stringify(device.executionProvider)} of onnxruntime-web ${packageVersion()} cannot start inside Node; available here: wasm`,
+        { hint: 'onnxruntime-web runs webgpu only inside a browser: use runtime "chromium" (with playwright-core and a chromium build)', kind: 'failure' },
+      );
+    }
+  },
+
+  async info(device): Promise<RuntimeInfo> {
+    const module = await configureEnv(device);
+    return {
+      name: 'onnxruntime-web',
+      version: `onnxruntime-web ${packageVersion()}`,
+      settings: { sessionOptions: sessionOptions(device), env: { wasmNumThreads: module.env.wasm.numThreads, wasmProxy: module.env.wasm.proxy, simd: 'always (ort-wasm-simd-threaded build)' } },
+    };
+  },
+
+  async createSession(model, device): Promise<RuntimeSession> {
+    await this.check(device);
+    const { InferenceSession, Tensor } = await configureEnv(device);
+    let session: Awaited<ReturnType<typeof InferenceSession.create>>;
+    try {
+      session = await InferenceSession.create(model, sessionOptions(device) as never);
+    } catch (error) {
+      const message = String((error as Error)?.message ?? error).split('\n')[0];
+      if (/backend not found|no available backend/i.test(message)) {
+        throw new OfaError('E_EP_UNAVAILABLE', `device ${device.name}: onnxruntime-web could not start ${JSON.stringify(device.executionProvider)}: ${message}`, { kind: 'failure', cause: error });
+      }
+      throw new OfaError('E_MODEL', `onnxruntime-web could not load the model: ${message}`, { kind: 'bad-input', cause: error });
+    }
+    const metadata = (list: readonly unknown[]): ValueInfo[] =>
+      list.map((m) => {
+        const value = m as { name: string; isTensor: boolean; type?: string; shape?: (number | string)[] };
+        return { name: value.name, type: value.isTensor ? value.type ?? 'unknown' : 'non-tensor', shape: value.shape ?? [] };
+      });
+    return {
+      inputs: metadata(session.inputMetadata),
+      outputs: metadata(session.outputMetadata),
+      tensor: (type: InputElementType, data: TensorData, dims: number[]) => new Tensor(type, data as never, dims),
+      async run(feeds) {
+        await session.run(feeds as never);
+      },
+      async dispose() {
+        await session.release();
+      },
+    };
+  },
+};
