@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { createRng } from '../../lib/rng.ts';
 import { OfaError } from '../../lib/errors.ts';
-import { CIFAR10_TRAIN_FILES, loadCifar10, loadDataset, loadTinyImageNet, splitValidation, subsetImages } from '../../train/data/index.ts';
+import { CIFAR10_TRAIN_FILES, loadCifar10, loadDataset, loadTinyImageNet, splitValidation, subsetImages, type ImageSet } from '../../train/data/index.ts';
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'ofav2-data-'));
@@ -152,13 +152,13 @@ test('validation hold-out: seeded, disjoint, complete; subsets are seeded and no
   const count = 50;
   const pixels = Uint8Array.from({ length: count * 4 }, (_, i) => Math.floor(i / 4));
   const labels = Uint8Array.from({ length: count }, (_, i) => Math.floor(i / 5));
-  const set = { count, height: 2, width: 2, channels: 1, pixels, labels };
+  const set: ImageSet = { count, height: 2, width: 2, channels: 1, pixels, labels };
   const a = splitValidation(set, { validationSize: 10, validationSeed: 1 });
   const b = splitValidation(set, { validationSize: 10, validationSeed: 1 });
   const c = splitValidation(set, { validationSize: 10, validationSeed: 2 });
   t.deepEqual(a.validation.pixels, b.validation.pixels);
   t.notDeepEqual(a.validation.pixels, c.validation.pixels);
-  const ids = (s: typeof set) => Array.from({ length: s.count }, (_, i) => s.pixels[i * 4]);
+  const ids = (s: ImageSet) => Array.from({ length: s.count }, (_, i) => s.pixels[i * 4]);
   t.deepEqual([...ids(a.train), ...ids(a.validation)].sort((x, y) => x - y), Array.from({ length: count }, (_, i) => i));
   for (const s of [a.train, a.validation]) ids(s).forEach((id, i) => t.is(s.labels[i], Math.floor(id / 5)));
   t.throws(() => splitValidation(set, { validationSize: 50 }), { message: /validation size 50.*\[0, 49\]/ });

@@ -55,8 +55,9 @@ export function transformImage(
   }
   const dy = transform.cropY - transform.padding;
   const dx = transform.cropX - transform.padding;
-  // The crop window's pixel (y, x) reads source pixel (y + dy, x' + dx) with x' = flip ? width-1-x : x;
-  // outside the source it is the zero padding.
+  // Crop, then flip the crop (torchvision's RandomCrop then RandomHorizontalFlip): output pixel (y, x)
+  // reads source pixel (y + dy, x' + dx) with x' = flip ? width-1-x : x; outside the source it is the
+  // zero padding.
   const sample = (y: number, x: number, c: number): number => {
     const sy = y + dy;
     const sx = (transform.flip ? width - 1 - x : x) + dx;
