@@ -73,10 +73,10 @@ const label = (c: Case) => `k${c.kernel} s${c.stride} ${typeof c.pad === 'string
 test.serial('every project kernel is registered for wasm and the three named in pipeline.md are among them', async (t) => {
   await setup;
   const names = WASM_TRAINING_KERNELS.map((k) => k.kernelName);
-  for (const name of [tf.Conv2DBackpropFilter, tf.DepthwiseConv2dNativeBackpropFilter, tf.DepthwiseConv2dNativeBackpropInput]) {
+  for (const name of [tf.Conv2DBackpropFilter, tf.DepthwiseConv2dNativeBackpropFilter, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad]) {
     t.true(names.includes(name), name);
   }
-  for (const name of names) t.truthy(tf.getKernel(name, 'wasm'), name);
+  for (const name of names) t.is<unknown>(tf.getKernel(name, 'wasm'), WASM_TRAINING_KERNELS.find((k) => k.kernelName === name), name);
 });
 
 test.serial('Conv2DBackpropFilter on wasm equals cpu (k 1/3/5/7, stride 1/2, same/valid/explicit, odd/even sizes)', async (t) => {
@@ -126,6 +126,32 @@ for (const kernelName of [tf.DepthwiseConv2dNativeBackpropFilter, tf.DepthwiseCo
     t.log(`worst relative error ${worst.toExponential(2)}`);
   });
 }
+
+test.serial('MaxPoolGrad on wasm equals cpu (kernel = stride 2 and 3, same/valid, odd/even sizes; ties go to the first maximum)', async (t) => {
+  await setup;
+  const batch = 2, channels = 5;
+  for (const window of [2, 3]) {
+    for (const size of [7, 8, 13, 14]) {
+      for (const pad of ['same', 'valid'] as const) {
+        const oh = outSize(size, window, window, pad, 1);
+        const x = randomArray(batch * size * size * channels);
+        // Ties: a quarter of the values equal a shared constant, so windows hold several maxima.
+        for (let i = 0; i < x.length; i += 4) x[i] = 0.99;
+        const xShape = [batch, size, size, channels];
+        await tf.setBackend('cpu');
+        const pooled = tf.maxPool(tf.tensor4d(x, xShape as [number, number, number, number]), window, window, pad);
+        const output = { shape: pooled.shape, values: (await pooled.data()) as Float32Array };
+        pooled.dispose();
+        const inputs = { dy: { shape: [batch, oh, oh, channels], values: randomArray(batch * oh * oh * channels) }, input: { shape: xShape, values: x }, output };
+        const attrs = { filterSize: [window, window], strides: [window, window], pad, dimRoundingMode: undefined };
+        const expected = await runOn('cpu', tf.MaxPoolGrad, inputs, attrs);
+        const actual = await runOn('wasm', tf.MaxPoolGrad, inputs, attrs);
+        const error = relativeError(actual.values, expected.values);
+        t.true(error <= 1e-4, `k${window} ${pad} ${size}x${size}: relative error ${error}`);
+      }
+    }
+  }
+});
 
 test.serial('the gradient of a small conv net (every op kind the supernet uses) on wasm equals cpu', async (t) => {
   await setup;

@@ -64,7 +64,6 @@ async function startWasm(): Promise<string> {
   // cannot be started here: force the single-threaded SIMD build.
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   setWasmPaths(wasmBinaryFolder());
-  registerWasmTrainingKernels();
   const ok = await tf.setBackend('wasm');
   if (!ok) {
     throw new OfaError('backend-wasm-failed', 'the tfjs wasm backend failed to initialise', {
@@ -73,6 +72,9 @@ async function startWasm(): Promise<string> {
     });
   }
   await tf.ready();
+  // After initialisation, so that the wasm kernels we replace have run their setup (MaxPoolGrad
+  // keeps the original for overlapping windows).
+  registerWasmTrainingKernels();
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
   return `@tensorflow/tfjs-backend-wasm (XNNPACK, ${simd ? 'SIMD' : 'no SIMD'}, 1 thread) + project training kernels`;
 }
