@@ -1,0 +1,307 @@
+// Supernet checkpoints (pipeline.md "Supernet checkpoint"): a folder holding manifest.json and
+// weights.safetensors. Parameters, BN buffers and the optimiser's momentum buffers share the one
+// weights file under the prefixes `param.`, `buffer.` and `momentum.`.
+//
+// Crash safety: a checkpoint is written into a hidden temp folder next to its final place
+// (`.<name>.tmp-<pid>-<random>`), every file fsynced, then renamed into place in one step; only then is
+// the run's `latest.json` pointer rewritten (atomically). A process killed at any moment leaves either
+// the old state or the new one: the previous checkpoint folders are never touched by a save, and
+// latestCheckpoint() skips what is not complete. Replacing a checkpoint of the same name moves the old
+// folder aside first; if the process dies right then, recoverInterruptedSaves() (run by the next save
+// and by latestCheckpoint) moves it back. Leftover temp folders of dead processes are removed.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { writeJsonAtomic } from '../../lib/atomic.ts';
+import { OfaError } from '../../lib/errors.ts';
+import { sha256 } from '../data/cache.ts';
+import { decodeSafetensors, encodeSafetensors, type TensorMap } from './safetensors.ts';
+
+export const CHECKPOINT_FORMAT_VERSION = 1;
+export const MANIFEST_FILE = 'manifest.json';
+export const WEIGHTS_FILE = 'weights.safetensors';
+export const LATEST_FILE = 'latest.json';
+export const PARAM_PREFIX = 'param.';
+export const BUFFER_PREFIX = 'buffer.';
+export const MOMENTUM_PREFIX = 'momentum.';
+
+export interface OptimizerSummary {
+  name: string;
+  /** e.g. {learningRate, momentum, nesterov, weightDecay, baseLr, warmupEpochs, epochs, stepsPerEpoch}. */
+  hyperparameters: Record<string, number | boolean | string>;
+  /** What the state holds, e.g. {momentumBuffers: 123, momentumValues: 45678}. */
+  state: Record<string, number | string>;
+}
+
+/** What the caller provides; the format version, file checksums and time are added by saveCheckpoint. */
+export interface CheckpointManifestInput {
+  preset: string;
+  variant: string;
+  phase: string;
+  epoch: number;
+  step: number;
+  seed: number;
+  /** The data iterator's state (train/data/pipeline.ts IteratorState), so that --resume sees the same next batch. */
+  dataState: unknown;
+  optimizer: OptimizerSummary;
+  /** Free-form: losses, accuracies, images/s. */
+  metrics: Record<string, unknown>;
+  /** Free-form trainer state (phase description, sampler state...). */
+  extra?: Record<string, unknown>;
+}
+
+export interface CheckpointManifest extends CheckpointManifestInput {
+  formatVersion: number;
+  createdAt: string;
+  files: Record<string, { sha256: string; bytes: number }>;
+}
+
+export interface Checkpoint {
+  dir: string;
+  manifest: CheckpointManifest;
+  tensors: TensorMap;
+}
+
+function writeSynced(path: string, bytes: Uint8Array): void {
+  const fd = openSync(path, 'w');
+  try {
+    let offset = 0;
+    while (offset < bytes.length) offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function syncFolder(path: string): void {
+  // Makes the renames durable; not supported everywhere (e.g. Windows), where it is skipped.
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    /* best effort */
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Cleans up after saves whose process was killed: a temp folder is dropped (the save never finished,
+ * the previous checkpoints are intact); an old copy moved aside while replacing a checkpoint of the
+ * same name goes back into place when the replacement never arrived, and is dropped otherwise.
+ */
+export function recoverInterruptedSaves(parent: string): void {
+  if (!existsSync(parent)) return;
+  for (const name of readdirSync(parent)) {
+    const match = /^\.(.+)\.(tmp|old)-(\d+)-[0-9a-f]+$/.exec(name);
+    if (!match || Number(match[3]) === process.pid || processAlive(Number(match[3]))) continue;
+    const [, target, kind] = match;
+    const path = join(parent, name);
+    if (kind === 'old' && !existsSync(join(parent, target))) renameSync(path, join(parent, target));
+    else rmSync(path, { recursive: true, force: true });
+  }
+}
+
+function checkManifestInput(manifest: CheckpointManifestInput): void {
+  for (const key of ['preset', 'variant', 'phase'] as const) {
+    if (typeof manifest[key] !== 'string' || manifest[key].length === 0) throw new OfaError('E_CHECKPOINT_MANIFEST', `checkpoint manifest ${key} ${JSON.stringify(manifest[key])} is not allowed; allowed: a non-empty string`, { kind: 'failure' });
+  }
+  for (const key of ['epoch', 'step', 'seed'] as const) {
+    if (!Number.isInteger(manifest[key]) || manifest[key] < 0) throw new OfaError('E_CHECKPOINT_MANIFEST', `checkpoint manifest ${key} ${JSON.stringify(manifest[key])} is not allowed; allowed: a non-negative integer`, { kind: 'failure' });
+  }
+}
+
+/**
+ * Writes a complete checkpoint folder at `dir` (replacing one that is there) and points the parent
+ * folder's latest.json at it. Returns the manifest as written.
+ */
+export function saveCheckpoint(dir: string, checkpoint: { manifest: CheckpointManifestInput; tensors: TensorMap }): CheckpointManifest {
+  checkManifestInput(checkpoint.manifest);
+  const target = resolve(dir);
+  const parent = dirname(target);
+  const name = basename(target);
+  mkdirSync(parent, { recursive: true });
+  recoverInterruptedSaves(parent);
+  const weights = encodeSafetensors(checkpoint.tensors, { format: 'ofav2', preset: checkpoint.manifest.preset, variant: checkpoint.manifest.variant });
+  const manifest: CheckpointManifest = {
+    formatVersion: CHECKPOINT_FORMAT_VERSION,
+    createdAt: new Date().toISOString(),
+    ...checkpoint.manifest,
+    files: { [WEIGHTS_FILE]: { sha256: sha256(weights), bytes: weights.length } },
+  };
+  const suffix = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const temp = join(parent, `.${name}.tmp-${suffix}`);
+  mkdirSync(temp);
+  try {
+    writeSynced(join(temp, WEIGHTS_FILE), weights);
+    // The manifest last: a folder with a manifest names files that are all there.
+    writeSynced(join(temp, MANIFEST_FILE), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8'));
+    syncFolder(temp);
+    if (existsSync(target)) {
+      // Replacing a checkpoint of the same name: move the old one aside first (rename cannot replace a
+      // non-empty folder), then drop it once the new one is in place.
+      const old = join(parent, `.${name}.old-${suffix}`);
+      renameSync(target, old);
+      renameSync(temp, target);
+      rmSync(old, { recursive: true, force: true });
+    } else {
+      renameSync(temp, target);
+    }
+    syncFolder(parent);
+  } catch (error) {
+    rmSync(temp, { recursive: true, force: true });
+    throw new OfaError('E_CHECKPOINT_WRITE', `could not write checkpoint ${JSON.stringify(target)}: ${(error as Error).message}`, {
+      hint: 'check free disk space and permissions of the run folder', kind: 'failure', cause: error,
+    });
+  }
+  writeJsonAtomic(join(parent, LATEST_FILE), { checkpoint: name, epoch: manifest.epoch, step: manifest.step, phase: manifest.phase });
+  return manifest;
+}
+
+function readManifest(dir: string): CheckpointManifest {
+  const path = join(dir, MANIFEST_FILE);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new OfaError('E_CHECKPOINT', `checkpoint ${JSON.stringify(dir)} does not exist or is not a folder`, { hint: 'pass a checkpoint folder (it holds manifest.json and weights.safetensors) or a run folder with latest.json' });
+  }
+  if (!existsSync(path)) throw new OfaError('E_CHECKPOINT', `checkpoint ${JSON.stringify(dir)} has no ${MANIFEST_FILE}`, { hint: 'the folder is not a checkpoint, or its save did not complete; use another one' });
+  let manifest: CheckpointManifest;
+  try {
+    manifest = JSON.parse(readFileSync(path, 'utf8')) as CheckpointManifest;
+  } catch (error) {
+    throw new OfaError('E_CHECKPOINT', `checkpoint manifest ${JSON.stringify(path)} is not valid JSON: ${(error as Error).message}`, { hint: 'the checkpoint is corrupt; use another one', kind: 'failure' });
+  }
+  if (manifest.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
+    throw new OfaError('E_CHECKPOINT', `checkpoint ${JSON.stringify(dir)} has format version ${JSON.stringify(manifest.formatVersion)}; this version of ofa reads version ${CHECKPOINT_FORMAT_VERSION}`);
+  }
+  if (!manifest.files || typeof manifest.files !== 'object' || !manifest.files[WEIGHTS_FILE]) {
+    throw new OfaError('E_CHECKPOINT', `checkpoint manifest ${JSON.stringify(path)} lists no ${WEIGHTS_FILE}`, { kind: 'failure' });
+  }
+  return manifest;
+}
+
+export interface LoadCheckpointOptions {
+  /** Refuse a checkpoint of another preset / variant. */
+  expectPreset?: string;
+  expectVariant?: string;
+}
+
+/** Reads and verifies a checkpoint: preset and variant as expected, every file's size and sha256. */
+export function loadCheckpoint(dir: string, options: LoadCheckpointOptions = {}): Checkpoint {
+  const folder = resolve(dir);
+  const manifest = readManifest(folder);
+  for (const [key, expected] of [['preset', options.expectPreset], ['variant', options.expectVariant]] as const) {
+    if (expected !== undefined && manifest[key] !== expected) {
+      throw new OfaError('E_CHECKPOINT_MISMATCH', `checkpoint ${JSON.stringify(folder)} is of ${key} ${JSON.stringify(manifest[key])}, not the requested ${key} ${JSON.stringify(expected)}`, {
+        hint: `pass --${key} ${manifest[key]} to use it, or choose a checkpoint of ${key} ${expected}`,
+      });
+    }
+  }
+  const files = new Map<string, Uint8Array>();
+  for (const [name, { sha256: expected, bytes }] of Object.entries(manifest.files)) {
+    const path = join(folder, name);
+    if (!existsSync(path)) throw new OfaError('E_CHECKPOINT_CHECKSUM', `checkpoint file ${JSON.stringify(path)} is missing`, { hint: 'the checkpoint is incomplete; use an earlier one', kind: 'failure' });
+    const data = new Uint8Array(readFileSync(path));
+    const actual = sha256(data);
+    if (data.length !== bytes || actual !== expected) {
+      throw new OfaError('E_CHECKPOINT_CHECKSUM', `checkpoint file ${JSON.stringify(path)} has sha256 ${actual.slice(0, 16)}... (${data.length} bytes), but the manifest records ${String(expected).slice(0, 16)}... (${bytes} bytes): the file is corrupt`, {
+        hint: 'use an earlier checkpoint of the run (see its folder), or retrain', kind: 'failure',
+      });
+    }
+    files.set(name, data);
+  }
+  const { tensors } = decodeSafetensors(files.get(WEIGHTS_FILE)!, join(folder, WEIGHTS_FILE));
+  return { dir: folder, manifest, tensors };
+}
+
+/**
+ * The newest complete checkpoint of a run folder: the one latest.json names if it is complete,
+ * otherwise the complete checkpoint folder with the highest step. Undefined when there is none.
+ * Completeness here means the folder and its manifest are in place; loadCheckpoint verifies checksums.
+ */
+export function latestCheckpoint(runDir: string): string | undefined {
+  const root = resolve(runDir);
+  if (!existsSync(root) || !statSync(root).isDirectory()) return undefined;
+  recoverInterruptedSaves(root);
+  const complete = (dir: string): CheckpointManifest | undefined => {
+    try {
+      const manifest = readManifest(dir);
+      return existsSync(join(dir, WEIGHTS_FILE)) ? manifest : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  try {
+    const pointer = JSON.parse(readFileSync(join(root, LATEST_FILE), 'utf8')) as { checkpoint?: unknown };
+    if (typeof pointer.checkpoint === 'string' && !pointer.checkpoint.includes('/') && !pointer.checkpoint.includes('\\')) {
+      const dir = join(root, pointer.checkpoint);
+      if (complete(dir)) return dir;
+    }
+  } catch {
+    /* no or unreadable pointer: scan */
+  }
+  let best: { dir: string; step: number; name: string } | undefined;
+  for (const name of readdirSync(root)) {
+    if (name.startsWith('.')) continue;
+    const dir = join(root, name);
+    if (!statSync(dir).isDirectory()) continue;
+    const manifest = complete(dir);
+    if (manifest && (!best || manifest.step > best.step || (manifest.step === best.step && name > best.name))) best = { dir, step: manifest.step, name };
+  }
+  return best?.dir;
+}
+
+/** Groups a checkpoint's tensors by prefix (param., buffer., momentum.), prefixes removed. */
+export function splitTensors(tensors: TensorMap): { parameters: TensorMap; buffers: TensorMap; momentum: TensorMap; other: TensorMap } {
+  const out = { parameters: new Map(), buffers: new Map(), momentum: new Map(), other: new Map() } as ReturnType<typeof splitTensors>;
+  for (const [name, tensor] of tensors) {
+    if (name.startsWith(PARAM_PREFIX)) out.parameters.set(name.slice(PARAM_PREFIX.length), tensor);
+    else if (name.startsWith(BUFFER_PREFIX)) out.buffers.set(name.slice(BUFFER_PREFIX.length), tensor);
+    else if (name.startsWith(MOMENTUM_PREFIX)) out.momentum.set(name.slice(MOMENTUM_PREFIX.length), tensor);
+    else out.other.set(name, tensor);
+  }
+  return out;
+}
+
+/** The inverse of splitTensors: one map with prefixed names, parameters first. */
+export function joinTensors(groups: { parameters: TensorMap; buffers?: TensorMap; momentum?: TensorMap }): TensorMap {
+  const out: TensorMap = new Map();
+  for (const [name, tensor] of groups.parameters) out.set(PARAM_PREFIX + name, tensor);
+  for (const [name, tensor] of groups.buffers ?? []) out.set(BUFFER_PREFIX + name, tensor);
+  for (const [name, tensor] of groups.momentum ?? []) out.set(MOMENTUM_PREFIX + name, tensor);
+  return out;
+}
+
+/** Deletes all but the newest `keep` complete checkpoints of a run folder (never the latest one). */
+export function pruneCheckpoints(runDir: string, keep: number): string[] {
+  const root = resolve(runDir);
+  const latest = latestCheckpoint(root);
+  const found: { dir: string; step: number }[] = [];
+  for (const name of readdirSync(root)) {
+    if (name.startsWith('.')) continue;
+    const dir = join(root, name);
+    try {
+      if (statSync(dir).isDirectory()) found.push({ dir, step: readManifest(dir).step });
+    } catch {
+      /* not a checkpoint */
+    }
+  }
+  found.sort((a, b) => b.step - a.step);
+  const removed: string[] = [];
+  for (const { dir } of found.slice(Math.max(keep, 1))) {
+    if (dir === latest) continue;
+    rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
+}
