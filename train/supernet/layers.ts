@@ -5,11 +5,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { HeadGeometry, LayerGeometry, StemGeometry } from '../../space/index.ts';
 import { activeBranches } from '../../space/index.ts';
 import type { StaticBatchNorm, StaticConv, StaticHead, StaticLayer, StaticMBConv, StaticTensor } from '../static.ts';
-import { activate, BN_EPSILON, batchNorm, elasticKernel, hsigmoid, hswish, prefix, type BatchNormParams } from './ops.ts';
+import { activate, BN_EPSILON, batchNorm, elasticKernel, hsigmoid, hswish, prefix, type BatchNormMode, type BatchNormParams } from './ops.ts';
 import type { ParameterStore } from './store.ts';
 
-export interface ForwardContext {
-  training: boolean;
+export interface ForwardContext extends BatchNormMode {
   /** Dropout before the classifier (ofav2.md s1 head); only in training mode. */
   dropout: boolean;
   dropoutRate: number;
@@ -73,10 +72,10 @@ export class Stem {
   }
 
   forward(images: tf.Tensor4D, g: StemGeometry, ctx: ForwardContext): tf.Tensor4D {
-    const x = hswish(batchNorm(tf.conv2d(images, this.convWeight as tf.Tensor4D, g.stride, 'same'), this.convBn, ctx.training)) as tf.Tensor4D;
+    const x = hswish(batchNorm(tf.conv2d(images, this.convWeight as tf.Tensor4D, g.stride, 'same'), this.convBn, ctx)) as tf.Tensor4D;
     let h = tf.depthwiseConv2d(x, this.depthwiseWeight as tf.Tensor4D, 1, 'same');
-    h = tf.relu(batchNorm(h, this.depthwiseBn, ctx.training));
-    h = batchNorm(tf.conv2d(h, this.projectWeight as tf.Tensor4D, 1, 'same'), this.projectBn, ctx.training);
+    h = tf.relu(batchNorm(h, this.depthwiseBn, ctx));
+    h = batchNorm(tf.conv2d(h, this.projectWeight as tf.Tensor4D, 1, 'same'), this.projectBn, ctx);
     return tf.add(h, x);
   }
 
@@ -140,19 +139,19 @@ export class ElasticMBConv {
   forward(x: tf.Tensor4D, g: LayerGeometry, ctx: ForwardContext): tf.Tensor4D {
     const mid = g.mid;
     let h = tf.conv2d(x, slice4(this.expandWeight, [1, 1, g.inChannels, mid]), 1, 'same');
-    h = activate(batchNorm(h, this.expandBn, ctx.training), g.activation);
+    h = activate(batchNorm(h, this.expandBn, ctx), g.activation);
     h = tf.depthwiseConv2d(h, this.depthwiseKernel(g.kernel, mid), g.stride, 'same');
-    h = activate(batchNorm(h, this.depthwiseBn, ctx.training), g.activation);
+    h = activate(batchNorm(h, this.depthwiseBn, ctx), g.activation);
     if (g.squeezeExcite && this.se) {
-      const [n] = h.shape;
-      const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;
-      const reduceWeight = tf.reshape(slice4(this.se.reduceWeight, [1, 1, mid, g.seMid]), [mid, g.seMid]) as tf.Tensor2D;
-      const expandWeight = tf.reshape(slice4(this.se.expandWeight, [1, 1, g.seMid, mid]), [g.seMid, mid]) as tf.Tensor2D;
-      const reduced = tf.relu(tf.add(tf.matMul(pooled, reduceWeight), prefix(this.se.reduceBias as tf.Tensor1D, g.seMid)));
-      const gate = hsigmoid(tf.add(tf.matMul(reduced, expandWeight), prefix(this.se.expandBias as tf.Tensor1D, mid)));
-      h = tf.mul(h, tf.reshape(gate, [n, 1, 1, mid]));
+      // 1x1 convolutions on the pooled [N, 1, 1, mid] map, as the static forward and ONNX graph do.
+      const pooled = tf.mean(h, [1, 2], true) as tf.Tensor4D;
+      const reduceWeight = slice4(this.se.reduceWeight, [1, 1, mid, g.seMid]);
+      const expandWeight = slice4(this.se.expandWeight, [1, 1, g.seMid, mid]);
+      const reduced = tf.relu(tf.add(tf.conv2d(pooled, reduceWeight, 1, 'same'), prefix(this.se.reduceBias as tf.Tensor1D, g.seMid))) as tf.Tensor4D;
+      const gate = hsigmoid(tf.add(tf.conv2d(reduced, expandWeight, 1, 'same'), prefix(this.se.expandBias as tf.Tensor1D, mid)));
+      h = tf.mul(h, gate);
     }
-    h = batchNorm(tf.conv2d(h, slice4(this.projectWeight, [1, 1, mid, g.outChannels]), 1, 'same'), this.projectBn, ctx.training);
+    h = batchNorm(tf.conv2d(h, slice4(this.projectWeight, [1, 1, mid, g.outChannels]), 1, 'same'), this.projectBn, ctx);
     return g.residual ? tf.add(h, x) : h;
   }
 
@@ -216,7 +215,7 @@ class Conv1x1Branch {
     this.bn = store.batchNorm(`${name}.conv1x1.bn`, max.outChannels);
   }
   forward(x: tf.Tensor4D, g: LayerGeometry, ctx: ForwardContext): tf.Tensor4D {
-    return activate(batchNorm(tf.conv2d(x, this.weight as tf.Tensor4D, g.stride, 'same'), this.bn, ctx.training), g.activation);
+    return activate(batchNorm(tf.conv2d(x, this.weight as tf.Tensor4D, g.stride, 'same'), this.bn, ctx), g.activation);
   }
   extract(g: LayerGeometry): StaticConv {
     return { weight: staticTensor(this.weight), depthwise: false, stride: g.stride, batchNorm: staticBatchNorm(this.bn, g.outChannels), activation: g.activation };
@@ -234,7 +233,7 @@ class TransformBranch {
   forward(x: tf.Tensor4D, g: LayerGeometry, ctx: ForwardContext): tf.Tensor4D {
     let h = g.stride > 1 ? tf.maxPool(x, g.stride, g.stride, 'same') : x;
     if (this.weight) h = tf.conv2d(h, this.weight as tf.Tensor4D, 1, 'same');
-    return activate(batchNorm(h, this.bn, ctx.training), g.activation);
+    return activate(batchNorm(h, this.bn, ctx), g.activation);
   }
   extract(g: LayerGeometry): NonNullable<StaticLayer['transform']> {
     const bn = staticBatchNorm(this.bn, g.outChannels);
@@ -305,9 +304,10 @@ export class ExitHead {
   }
 
   forward(x: tf.Tensor4D, g: HeadGeometry, ctx: ForwardContext): tf.Tensor2D {
-    const h = hswish(batchNorm(tf.conv2d(x, this.expandWeight as tf.Tensor4D, 1, 'same'), this.expandBn, ctx.training));
-    const pooled = tf.mean(h, [1, 2]) as tf.Tensor2D;
-    let features = hswish(tf.matMul(pooled, tf.reshape(this.featureMixWeight, [g.expandChannels, g.featureChannels]) as tf.Tensor2D)) as tf.Tensor2D;
+    const h = hswish(batchNorm(tf.conv2d(x, this.expandWeight as tf.Tensor4D, 1, 'same'), this.expandBn, ctx));
+    const pooled = tf.mean(h, [1, 2], true) as tf.Tensor4D;
+    const mixed = hswish(tf.conv2d(pooled, this.featureMixWeight as tf.Tensor4D, 1, 'same'));
+    let features = tf.reshape(mixed, [mixed.shape[0], g.featureChannels]) as tf.Tensor2D;
     if (ctx.training && ctx.dropout && ctx.dropoutRate > 0) features = tf.dropout(features, ctx.dropoutRate, undefined, ctx.dropoutSeed) as tf.Tensor2D;
     return tf.add(tf.matMul(features, this.classifierWeight as tf.Tensor2D), this.classifierBias);
   }

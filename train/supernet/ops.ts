@@ -43,27 +43,72 @@ export interface BatchNormParams {
   runningVariance: tf.Variable;
 }
 
+/** BN recalibration (ofav2.md s3): sums of exact batch statistics per BN, instead of momentum updates. */
+export type StatisticsAccumulator = Map<BatchNormParams, { mean: tf.Tensor1D; variance: tf.Tensor1D; batches: number }>;
+
+export interface BatchNormMode {
+  training: boolean;
+  /** When set (training mode only), batch statistics are summed here and the running ones left alone. */
+  statistics?: StatisticsAccumulator;
+}
+
 /**
  * BN over the first `channels` channels of an NHWC (or NC) tensor. Training mode normalises with the
  * batch statistics and updates the running statistics of those channels in place
  * (running = 0.9 * running + 0.1 * batch, the batch variance unbiased as in PyTorch); eval mode uses
  * the running statistics.
  */
-export function batchNorm<T extends tf.Tensor>(x: T, bn: BatchNormParams, training: boolean): T {
+export function batchNorm<T extends tf.Tensor>(x: T, bn: BatchNormParams, mode: BatchNormMode): T {
   const channels = x.shape[x.rank - 1] as number;
   const gamma = prefix(bn.gamma as tf.Tensor1D, channels);
   const beta = prefix(bn.beta as tf.Tensor1D, channels);
-  if (!training) {
+  if (!mode.training) {
+    // The fused kernel, as the static forward (train/static_forward.ts) uses: eval outputs agree to
+    // float rounding even where a channel's variance is tiny and amplifies every rounding difference.
     const mean = prefix(bn.runningMean as tf.Tensor1D, channels);
     const variance = prefix(bn.runningVariance as tf.Tensor1D, channels);
-    const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPSILON)));
-    return tf.add(tf.mul(tf.sub(x, mean), scale), beta) as T;
+    return tf.batchNorm(x, mean, variance, beta, gamma, BN_EPSILON) as T;
   }
   const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   const { mean, variance } = tf.moments(x, axes);
-  updateRunningStatistics(bn, mean as tf.Tensor1D, variance as tf.Tensor1D, x.size / channels);
+  if (mode.statistics) accumulateStatistics(mode.statistics, bn, mean as tf.Tensor1D, variance as tf.Tensor1D);
+  else updateRunningStatistics(bn, mean as tf.Tensor1D, variance as tf.Tensor1D, x.size / channels);
   const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPSILON)));
   return tf.add(tf.mul(tf.sub(x, mean), scale), beta) as T;
+}
+
+function accumulateStatistics(statistics: StatisticsAccumulator, bn: BatchNormParams, mean: tf.Tensor1D, variance: tf.Tensor1D): void {
+  const previous = statistics.get(bn);
+  if (previous && previous.mean.shape[0] !== mean.shape[0]) {
+    throw new Error('BN recalibration: one BN seen with two channel counts in one subnet');
+  }
+  const next = tf.tidy(() => ({
+    mean: tf.keep(previous ? tf.add(previous.mean, mean) : tf.clone(mean)) as tf.Tensor1D,
+    variance: tf.keep(previous ? tf.add(previous.variance, variance) : tf.clone(variance)) as tf.Tensor1D,
+  }));
+  if (previous) tf.dispose([previous.mean, previous.variance]);
+  statistics.set(bn, { ...next, batches: (previous?.batches ?? 0) + 1 });
+}
+
+/** Sets the running statistics of the accumulated channels to the averages (and frees the sums). */
+export function applyStatistics(statistics: StatisticsAccumulator): void {
+  for (const [bn, sums] of statistics) {
+    const channels = sums.mean.shape[0];
+    for (const [running, sum] of [
+      [bn.runningMean, sums.mean],
+      [bn.runningVariance, sums.variance],
+    ] as const) {
+      const total = running.shape[0] as number;
+      const next = tf.tidy(() => {
+        const head = tf.div(sum, sums.batches);
+        return channels === total ? head : tf.concat([head, tf.slice(running, [channels], [total - channels])]);
+      });
+      running.assign(next);
+      next.dispose();
+    }
+    tf.dispose([sums.mean, sums.variance]);
+  }
+  statistics.clear();
 }
 
 function updateRunningStatistics(bn: BatchNormParams, mean: tf.Tensor1D, variance: tf.Tensor1D, count: number): void {

@@ -20,6 +20,7 @@ import {
 } from '../../space/index.ts';
 import type { StaticSubnet } from '../static.ts';
 import { ExitHead, LayerPosition, Stem, type ForwardContext } from './layers.ts';
+import { applyStatistics, type StatisticsAccumulator } from './ops.ts';
 import { sortLayerChannels, type SortOptions } from './sort.ts';
 import { ParameterStore } from './store.ts';
 
@@ -145,6 +146,32 @@ export class Supernet {
       const x = this.trunk(geometry, images, ctx);
       return this.head(geometry.head.exit).forward(x, geometry.head, ctx);
     });
+  }
+
+  /**
+   * ofav2.md s3 BN recalibration: sets the running statistics of every BN channel that `config` uses to
+   * the exact batch mean and (biased) variance averaged over `batches` (OFA's set_running_statistics).
+   * Parameters and the statistics of channels the config does not use are left alone.
+   */
+  recalibrateBatchNorm(config: SubnetConfig, batches: Iterable<tf.Tensor4D>): void {
+    const geometry = this.geometryOf(config);
+    const statistics: StatisticsAccumulator = new Map();
+    const ctx: ForwardContext = { training: true, statistics, dropout: false, dropoutRate: 0 };
+    let count = 0;
+    try {
+      for (const images of batches) {
+        this.checkImages(images, geometry);
+        tf.tidy(() => {
+          const x = this.trunk(geometry, images, ctx);
+          this.head(geometry.head.exit).forward(x, geometry.head, ctx);
+        });
+        count++;
+      }
+      if (count === 0) throw new OfaError('E_SUPERNET_INPUT', 'recalibrateBatchNorm: no batches given; expected at least one batch of images');
+      applyStatistics(statistics);
+    } finally {
+      for (const sums of statistics.values()) tf.dispose([sums.mean, sums.variance]);
+    }
   }
 
   /** EE variants: the logits of exits 1..5 of a config that runs all five stages (ofav2.md s3). */
