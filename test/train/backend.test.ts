@@ -73,33 +73,37 @@ const label = (c: Case) => `k${c.kernel} s${c.stride} ${typeof c.pad === 'string
 test.serial('every project kernel is registered for wasm and the three named in pipeline.md are among them', async (t) => {
   await setup;
   const names = WASM_TRAINING_KERNELS.map((k) => k.kernelName);
-  for (const name of [tf.Conv2DBackpropFilter, tf.DepthwiseConv2dNativeBackpropFilter, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad]) {
+  for (const name of [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropFilter, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad]) {
     t.true(names.includes(name), name);
   }
   for (const name of names) t.true(tf.getKernel(name, 'wasm') === WASM_TRAINING_KERNELS.find((k) => k.kernelName === name), name);
 });
 
-test.serial('Conv2DBackpropFilter on wasm equals cpu (k 1/3/5/7, stride 1/2, same/valid/explicit, odd/even sizes)', async (t) => {
-  await setup;
-  const batch = 3, inChannels = 4, outChannels = 5;
-  let worst = 0;
-  for (const c of cases([1, 3, 5, 7])) {
-    const oh = outSize(c.size, c.kernel, c.stride, c.pad, 1);
-    const ow = outSize(c.size, c.kernel, c.stride, c.pad, 2);
-    const inputs = {
-      x: { shape: [batch, c.size, c.size, inChannels], values: randomArray(batch * c.size * c.size * inChannels) },
-      dy: { shape: [batch, oh, ow, outChannels], values: randomArray(batch * oh * ow * outChannels) },
-    };
-    const attrs = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined, filterShape: [c.kernel, c.kernel, inChannels, outChannels] };
-    const expected = await runOn('cpu', tf.Conv2DBackpropFilter, inputs, attrs);
-    const actual = await runOn('wasm', tf.Conv2DBackpropFilter, inputs, attrs);
-    t.deepEqual(actual.shape, expected.shape, label(c));
-    const error = relativeError(actual.values, expected.values);
-    worst = Math.max(worst, error);
-    t.true(error <= 1e-4, `${label(c)}: relative error ${error}`);
-  }
-  t.log(`worst relative error ${worst.toExponential(2)}`);
-});
+for (const kernelName of [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput]) {
+  test.serial(`${kernelName} on wasm equals cpu (k 1/3/5/7, stride 1/2, same/valid/explicit, odd/even sizes)`, async (t) => {
+    await setup;
+    const batch = 3, inChannels = 4, outChannels = 5;
+    let worst = 0;
+    for (const c of cases([1, 3, 5, 7])) {
+      const oh = outSize(c.size, c.kernel, c.stride, c.pad, 1);
+      const ow = outSize(c.size, c.kernel, c.stride, c.pad, 2);
+      const xShape = [batch, c.size, c.size, inChannels];
+      const filterShape = [c.kernel, c.kernel, inChannels, outChannels];
+      const dy = { shape: [batch, oh, ow, outChannels], values: randomArray(batch * oh * ow * outChannels) };
+      const common = { strides: [c.stride, c.stride], pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
+      const [inputs, attrs] = kernelName === tf.Conv2DBackpropFilter
+        ? [{ x: { shape: xShape, values: randomArray(batch * c.size * c.size * inChannels) }, dy }, { ...common, filterShape }]
+        : [{ dy, filter: { shape: filterShape, values: randomArray(c.kernel * c.kernel * inChannels * outChannels) } }, { ...common, inputShape: xShape }];
+      const expected = await runOn('cpu', kernelName, inputs, attrs);
+      const actual = await runOn('wasm', kernelName, inputs, attrs);
+      t.deepEqual(actual.shape, expected.shape, label(c));
+      const error = relativeError(actual.values, expected.values);
+      worst = Math.max(worst, error);
+      t.true(error <= 1e-4, `${label(c)}: relative error ${error}`);
+    }
+    t.log(`worst relative error ${worst.toExponential(2)}`);
+  });
+}
 
 for (const kernelName of [tf.DepthwiseConv2dNativeBackpropFilter, tf.DepthwiseConv2dNativeBackpropInput]) {
   test.serial(`${kernelName} on wasm equals cpu (k 3/5/7 and 1, stride 1/2, same/valid/explicit, odd/even sizes)`, async (t) => {

@@ -36,3 +36,18 @@ export class Composer {
     return keep;
   }
 }
+
+// The backend's own kernels that a project kernel replaces, kept for the cases the replacement
+// does not cover (e.g. MaxPoolGrad with overlapping windows, Conv2DBackpropInput of a 3x3 conv).
+const originals = new Map<string, tf.KernelConfig>();
+
+export function keepOriginal(config: tf.KernelConfig): void {
+  originals.set(`${config.backendName}/${config.kernelName}`, config);
+}
+
+/** Runs the backend's own kernel that a project kernel replaced. */
+export function runOriginal(kernelName: string, args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }, backendName = 'wasm'): tf.TensorInfo {
+  const config = originals.get(`${backendName}/${kernelName}`);
+  if (config === undefined) throw new Error(`${kernelName} on ${backendName} (train/backend): this case needs the backend's own kernel, which is not registered`);
+  return config.kernelFunc(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+}

@@ -7,7 +7,7 @@
 // mask with the pooled output, and "no earlier maximum" from two exclusive cumulative sums.
 // Overlapping windows (kernel != stride) keep the backend's own kernel.
 import * as tf from '@tensorflow/tfjs-core';
-import { type Backend, Composer } from './compose.ts';
+import { type Backend, Composer, runOriginal } from './compose.ts';
 
 interface Attrs {
   filterSize: [number, number] | number;
@@ -18,13 +18,6 @@ interface Attrs {
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap };
 
-let original: tf.KernelConfig | undefined;
-
-/** Remembers wasm's own MaxPoolGrad (for overlapping windows) before ours replaces it. */
-export function keepOriginalMaxPoolGrad(config: tf.KernelConfig | undefined): void {
-  if (config !== undefined && config.kernelFunc !== maxPoolGrad) original = config;
-}
-
 export function maxPoolGrad(args: KernelArgs): tf.TensorInfo {
   const { dy, input, output } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo; output: tf.TensorInfo };
   const attrs = args.attrs as unknown as Attrs;
@@ -32,8 +25,7 @@ export function maxPoolGrad(args: KernelArgs): tf.TensorInfo {
     input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, strideHeight, strideWidth } = info;
   if (info.filterHeight !== strideHeight || info.filterWidth !== strideWidth) {
-    if (original === undefined) throw new Error('MaxPoolGrad on wasm (train/backend): overlapping windows need the backend kernel');
-    return original.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+    return runOriginal(tf.MaxPoolGrad, args);
   }
   const c = new Composer(args.backend as Backend);
   const { top, left } = info.padInfo;

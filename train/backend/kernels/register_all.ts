@@ -1,13 +1,16 @@
-// The wasm backend's missing (or, for MaxPoolGrad, wrong) training kernels, registered like tfjs's
+// The wasm backend's missing, wrong (MaxPoolGrad) or slow (Conv2DBackpropInput) training kernels, registered like tfjs's
 // own register_all_kernels.ts (style.md): one {kernelName, backendName, kernelFunc} config per file.
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilterConfig } from './conv2d_backprop_filter.ts';
 import { depthwiseBackpropFilterConfig } from './depthwise_backprop_filter.ts';
 import { depthwiseBackpropInputConfig } from './depthwise_backprop_input.ts';
-import { keepOriginalMaxPoolGrad, maxPoolGradConfig } from './max_pool_grad.ts';
+import { keepOriginal } from './compose.ts';
+import { conv2dBackpropInputConfig } from './conv2d_backprop_input.ts';
+import { maxPoolGradConfig } from './max_pool_grad.ts';
 
 export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   conv2dBackpropFilterConfig,
+  conv2dBackpropInputConfig,
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
   maxPoolGradConfig,
@@ -15,11 +18,13 @@ export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
 
 /** Registers every kernel of WASM_TRAINING_KERNELS, replacing a backend kernel of the same name. */
 export function registerWasmTrainingKernels(): void {
-  keepOriginalMaxPoolGrad(tf.getKernel(tf.MaxPoolGrad, 'wasm'));
   for (const config of WASM_TRAINING_KERNELS) {
     const existing = tf.getKernel(config.kernelName, config.backendName);
     if (existing === config) continue;
-    if (existing !== undefined) tf.unregisterKernel(config.kernelName, config.backendName);
+    if (existing !== undefined) {
+      keepOriginal(existing);
+      tf.unregisterKernel(config.kernelName, config.backendName);
+    }
     tf.registerKernel(config);
   }
 }
