@@ -7,3 +7,8 @@ export * from './host.ts';
 export { checkDevice, probeModel } from './probe.ts';
 export { getRuntime } from './runtimes/index.ts';
 export type { Runtime, RuntimeSession, RuntimeInfo, ValueInfo } from './runtimes/index.ts';
+export * from './lut.ts';
+export * from './predictor.ts';
+export { calibrateDevice, validatePredictor, predictorQuality, randomSubnets, subnetModel } from './calibrate.ts';
+export type { CalibrateResult, ValidationResult, PredictorQuality, SubnetRunOptions } from './calibrate.ts';
+export { enumerateBlocks, blockKeysOf, blockModel } from './blocks.ts';

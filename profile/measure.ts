@@ -111,6 +111,71 @@ export function dimsFor(device: DeviceProfile, dims: Record<string, number> = {}
   return hasBatch && dims.batch === undefined ? { ...dims, batch: device.batchSize } : { ...dims };
 }
 
+export interface InterleavedOptions extends MeasureOptions {
+  /** Consecutive timed runs of one model per visit (default 8). */
+  runsPerVisit?: number;
+}
+
+export interface InterleavedMeasurement {
+  sessionCreateMs: number;
+  firstRunMs: number;
+  /** Sum of this model's timed runs, ms. */
+  sampledMs: number;
+  stats: SampleStats;
+  samplesMs?: number[];
+}
+
+/**
+ * The protocol for many models at once, interleaved (pipeline.md: "these machines are shared and
+ * noisy: compare by ratios measured in one run, interleaved"): one session per model, each timed at
+ * creation and first run and warmed up; then rounds visiting every model in turn for `runsPerVisit`
+ * single timed runs, until every model has both `minSamples` samples and `minTimeMs` of summed run
+ * time. A burst of load from another process then spreads over all models instead of biasing one.
+ */
+export async function measureInterleaved(models: readonly Uint8Array[], device: DeviceProfile, options: InterleavedOptions = {}): Promise<InterleavedMeasurement[]> {
+  const protocol = resolveProtocol(options);
+  const runsPerVisit = options.runsPerVisit ?? 8;
+  const runtime = await getRuntime(device.runtime);
+  const open: { session: RuntimeSession; feeds: Record<string, unknown>; createMs: number; firstRunMs: number; samples: number[]; sampledNs: bigint }[] = [];
+  try {
+    for (const model of models) {
+      const createStart = process.hrtime.bigint();
+      const session = await runtime.createSession(model, device);
+      const createMs = Number(process.hrtime.bigint() - createStart) / 1e6;
+      const entry = { session, feeds: {} as Record<string, unknown>, createMs, firstRunMs: 0, samples: [] as number[], sampledNs: 0n };
+      open.push(entry);
+      entry.feeds = makeFeeds(session, dimsFor(device, options.dims, session), options.seed ?? 1);
+      const start = process.hrtime.bigint();
+      await session.run(entry.feeds);
+      entry.firstRunMs = Number(process.hrtime.bigint() - start) / 1e6;
+      for (let i = 0; i < protocol.warmupRuns; i++) await session.run(entry.feeds);
+    }
+    const minTimeNs = BigInt(Math.round(protocol.minTimeMs * 1e6));
+    let pending = open.filter((e) => e.samples.length < protocol.minSamples || e.sampledNs < minTimeNs);
+    while (pending.length > 0) {
+      for (const entry of pending) {
+        for (let r = 0; r < runsPerVisit; r++) {
+          const start = process.hrtime.bigint();
+          await entry.session.run(entry.feeds);
+          const ns = process.hrtime.bigint() - start;
+          entry.samples.push(Number(ns) / 1e6);
+          entry.sampledNs += ns;
+        }
+      }
+      pending = pending.filter((e) => e.samples.length < protocol.minSamples || e.sampledNs < minTimeNs);
+    }
+    return open.map((e) => ({
+      sessionCreateMs: e.createMs,
+      firstRunMs: e.firstRunMs,
+      sampledMs: Number(e.sampledNs) / 1e6,
+      stats: summarize(e.samples),
+      ...(options.keepSamples ? { samplesMs: e.samples } : {}),
+    }));
+  } finally {
+    for (const entry of open) await entry.session.dispose();
+  }
+}
+
 /** Measures one model on one device with the full protocol (one fresh session). */
 export async function measureModel(model: Uint8Array, device: DeviceProfile, options: MeasureOptions = {}): Promise<Measurement> {
   const protocol = resolveProtocol(options);

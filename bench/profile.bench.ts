@@ -1,0 +1,72 @@
+// Profiler benchmarks (issue 6): (1) the harness overhead, time per sample of the protocol against a bare
+// loop over the same session, and the cost of the timing itself; (2) the run-to-run spread of repeated
+// measurements of one model (coefficient of variation of the medians of fresh sessions).
+// Run alone: flock /tmp/ofav2-heavy.lock node --import tsx bench/run.ts profile
+import { loadDevice, makeFeeds, measureModel, probeModel, resolveProtocol, timeSession, getRuntime, dimsFor, type RuntimeSession } from '../profile/index.ts';
+import { randomStaticSubnet } from '../export/random.ts';
+import { exportSubnet, randomInitSource } from '../export/subnet.ts';
+import { encodeModel } from '../export/onnx.ts';
+import { sampleRandom } from '../space/index.ts';
+import { createRng } from '../lib/rng.ts';
+
+const round = (value: number, digits = 4) => Number(value.toFixed(digits));
+
+async function bareLoopMs(session: RuntimeSession, feeds: Record<string, unknown>, runs: number): Promise<number> {
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < runs; i++) await session.run(feeds);
+  return Number(process.hrtime.bigint() - start) / 1e6 / runs;
+}
+
+async function harnessOverhead(deviceName: string, model: Uint8Array, label: string): Promise<void> {
+  const device = loadDevice(deviceName);
+  const runtime = await getRuntime(device.runtime);
+  const session = await runtime.createSession(model, device);
+  const feeds = makeFeeds(session, dimsFor(device, {}, session));
+  const runs = 2000;
+  for (let i = 0; i < 200; i++) await session.run(feeds);
+  // Interleave bare loops and protocol runs (the machine is shared: compare within one run).
+  const bare: number[] = [];
+  const harness: number[] = [];
+  for (let rep = 0; rep < 5; rep++) {
+    bare.push(await bareLoopMs(session, feeds, runs));
+    const timing = await timeSession(session, feeds, resolveProtocol({ warmupRuns: 0, minSamples: runs, minTimeMs: 0 }));
+    harness.push(timing.samplingMs / timing.stats.count);
+  }
+  await session.dispose();
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+  const b = median(bare);
+  const h = median(harness);
+  console.log(`${label} on ${deviceName}: bare loop ${round(b * 1000, 2)} us/run, protocol ${round(h * 1000, 2)} us/sample, overhead ${round((h - b) * 1000, 2)} us/sample (${round(((h - b) / b) * 100, 1)}%)`);
+}
+
+function timerCost(): void {
+  const n = 1_000_000;
+  const start = process.hrtime.bigint();
+  let sink = 0n;
+  for (let i = 0; i < n; i++) sink += process.hrtime.bigint() - process.hrtime.bigint();
+  const perPair = Number(process.hrtime.bigint() - start) / n;
+  console.log(`timer: one process.hrtime.bigint() pair costs ${round(perPair, 1)} ns${sink > 0n ? '' : ''}`);
+}
+
+async function runToRun(deviceName: string, model: Uint8Array, label: string, repeats = 8): Promise<void> {
+  const device = loadDevice(deviceName);
+  const medians: number[] = [];
+  for (let i = 0; i < repeats; i++) medians.push((await measureModel(model, device)).stats.medianMs);
+  const mean = medians.reduce((a, b) => a + b, 0) / medians.length;
+  const std = Math.sqrt(medians.reduce((a, b) => a + (b - mean) ** 2, 0) / (medians.length - 1));
+  console.log(
+    `${label} on ${deviceName}: ${repeats} fresh sessions x default protocol (10 warm-up, >=64 samples, >=1 s): medians ${medians.map((m) => round(m)).join(', ')} ms; mean ${round(mean)} ms, CV ${round((std / mean) * 100, 2)}%`,
+  );
+}
+
+export async function run(): Promise<void> {
+  timerCost();
+  const tiny = probeModel();
+  const config = sampleRandom({ preset: 'fashion', variant: 'ee-d' }, createRng(7));
+  const subnet = encodeModel(exportSubnet(randomStaticSubnet(config, 7), { source: randomInitSource(7) }));
+  for (const device of ['cpu-1t', 'wasm-node']) {
+    await harnessOverhead(device, tiny, 'one-Relu model');
+    await harnessOverhead(device, subnet, 'fashion ee-d random subnet');
+  }
+  for (const device of ['cpu-1t', 'cpu-2t', 'wasm-node']) await runToRun(device, subnet, 'fashion ee-d random subnet');
+}

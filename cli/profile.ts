@@ -1,0 +1,307 @@
+// `ofa profile devices | check | model | lut | calibrate | validate | predict`: latency on execution
+// providers (pipeline.md "Measuring latency", "Device profile"). Thin: parses flags, calls profile/.
+import { OfaError } from '../lib/errors.ts';
+import { PRESET_NAMES, VARIANT_NAMES, DEFAULT_PRESET, DEFAULT_VARIANT, parseJson, validateConfig } from '../space/index.ts';
+import { helpText, log, out, parseArgs, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.ts';
+
+const DEVICE: FlagSpec = { type: 'string', description: 'device name (devices/<name>.json) or path to a device JSON file', default: 'cpu-1t', placeholder: 'D' };
+const JSON_FLAG: FlagSpec = { type: 'boolean', description: 'print JSON' };
+const SPACE: Record<string, FlagSpec> = {
+  preset: { type: 'string', description: 'preset', default: DEFAULT_PRESET, choices: PRESET_NAMES, placeholder: 'P' },
+  variant: { type: 'string', description: 'supernet variant', default: DEFAULT_VARIANT, choices: VARIANT_NAMES, placeholder: 'V' },
+};
+const PROTOCOL: Record<string, FlagSpec> = {
+  samples: { type: 'int', description: 'minimum number of timed runs', default: 64, placeholder: 'N' },
+  'min-time': { type: 'number', description: 'minimum total sampling time in seconds', default: 1, placeholder: 'S' },
+  warmup: { type: 'int', description: 'warm-up runs after the first run', default: 10, placeholder: 'N' },
+};
+const QUIET: FlagSpec = { type: 'boolean', description: 'no progress bar' };
+
+const SPECS: Record<string, CommandSpec> = {
+  devices: {
+    name: 'profile devices',
+    summary: 'list the device profiles and whether each can start on this host',
+    usage: 'ofa profile devices [--json]',
+    flags: { json: JSON_FLAG },
+  },
+  model: {
+    name: 'profile model',
+    summary: 'measure any ONNX model on a device (inputs generated from its declared shapes)',
+    usage: 'ofa profile model FILE.onnx --device D [--dim NAME=SIZE ...] [--samples N --min-time S] [--raw] [--json]',
+    positionals: ['FILE.onnx'],
+    flags: {
+      device: DEVICE,
+      dim: { type: 'list', description: 'size of a symbolic input dimension (repeatable; batch defaults to the device batch size)', placeholder: 'NAME=SIZE' },
+      ...PROTOCOL,
+      raw: { type: 'boolean', description: 'include every sample (ms) in the JSON' },
+      json: JSON_FLAG,
+    },
+    examples: ['ofa profile model subnet.onnx --device cpu-1t', 'ofa profile model bert.onnx --device cpu-2t --dim batch=1 --dim sequence=128 --json'],
+  },
+  lut: {
+    name: 'profile lut',
+    summary: "measure every distinct block of a space on a device; writes devices/<D>/lut-<P>-<V>.json (resumable)",
+    usage: 'ofa profile lut --device D --preset P --variant V [--samples N --min-time S --warmup N] [--fresh]',
+    flags: {
+      device: DEVICE,
+      ...SPACE,
+      samples: { type: 'int', description: 'minimum timed runs per block', default: 64, placeholder: 'N' },
+      'min-time': { type: 'number', description: 'minimum sampling time per block in seconds', default: 0.25, placeholder: 'S' },
+      warmup: PROTOCOL.warmup,
+      fresh: { type: 'boolean', description: 'discard the measured entries and start again' },
+      quiet: QUIET,
+      json: JSON_FLAG,
+    },
+    examples: ['ofa profile lut --device cpu-1t --preset fashion --variant ofa', 'ofa profile lut --device wasm-node --preset micro --variant ee-d --samples 16 --min-time 0'],
+  },
+  calibrate: {
+    name: 'profile calibrate',
+    summary: 'measure random whole subnets and fit the per-device calibration of the table sum',
+    usage: 'ofa profile calibrate --device D --preset P --variant V --samples N [--seed S]',
+    flags: {
+      device: DEVICE,
+      ...SPACE,
+      samples: { type: 'int', description: 'number of random subnets to measure', default: 40, placeholder: 'N' },
+      seed: { type: 'int', description: 'seed of the calibration subnets', default: 1, placeholder: 'S' },
+      runs: { type: 'int', description: 'minimum timed runs per subnet', default: 64, placeholder: 'N' },
+      'min-time': { type: 'number', description: 'minimum sampling time per subnet in seconds', default: 0.25, placeholder: 'S' },
+      warmup: PROTOCOL.warmup,
+      quiet: QUIET,
+      json: JSON_FLAG,
+    },
+  },
+  validate: {
+    name: 'profile validate',
+    summary: 'measure held-out random subnets; report share within +-5% / +-10%, MAPE and Spearman of the predictor',
+    usage: 'ofa profile validate --device D --preset P --variant V --samples N [--seed S] [--json]',
+    flags: {
+      device: DEVICE,
+      ...SPACE,
+      samples: { type: 'int', description: 'number of held-out random subnets', default: 100, placeholder: 'N' },
+      seed: { type: 'int', description: 'seed of the held-out subnets (must differ from the calibration seed)', default: 1001, placeholder: 'S' },
+      runs: { type: 'int', description: 'minimum timed runs per subnet', default: 64, placeholder: 'N' },
+      'min-time': { type: 'number', description: 'minimum sampling time per subnet in seconds', default: 0.25, placeholder: 'S' },
+      warmup: PROTOCOL.warmup,
+      quiet: QUIET,
+      json: JSON_FLAG,
+    },
+  },
+  predict: {
+    name: 'profile predict',
+    summary: 'predicted latency of a subnet config (table sum + calibration)',
+    usage: 'ofa profile predict CONFIG.json|- --device D [--json]',
+    positionals: ['CONFIG.json'],
+    flags: { device: DEVICE, json: JSON_FLAG },
+  },
+};
+
+function groupHelp(): string {
+  const lines = ['ofa profile: device profiles, latency measurement, lookup tables, latency predictor', '', 'Usage: ofa profile <command> [options]', '', 'Commands:'];
+  for (const [name, spec] of Object.entries(SPECS)) lines.push(`  ${name.padEnd(10)} ${spec.summary}`);
+  return `${lines.join('\n')}\n`;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (!sub || sub === '--help' || sub === '-h') {
+    out(groupHelp());
+    return sub ? 0 : 2;
+  }
+  const spec = SPECS[sub];
+  if (!spec) throw new OfaError('E_COMMAND', `ofa profile: unknown command ${JSON.stringify(sub)}; allowed: ${Object.keys(SPECS).join(', ')}`);
+  const parsed = parseArgs(spec, rest);
+  if (parsed.help) {
+    out(helpText(spec));
+    return 0;
+  }
+  switch (sub) {
+    case 'devices':
+      return devices(parsed.flags);
+    case 'model':
+      return model(parsed.positionals, parsed.flags);
+    case 'lut':
+      return lut(parsed.flags);
+    case 'calibrate':
+      return calibrate(parsed.flags);
+    case 'validate':
+      return validate(parsed.flags);
+    case 'predict':
+      return predict(parsed.positionals, parsed.flags);
+  }
+  return 2;
+}
+
+function positiveInt(command: string, name: string, value: unknown, min = 1): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new OfaError('E_FLAG', `ofa profile ${command}: --${name} ${String(value)} is not valid; allowed: an integer >= ${min}`);
+  }
+  return value;
+}
+
+function seconds(command: string, name: string, value: unknown): number {
+  if (typeof value !== 'number' || value < 0) throw new OfaError('E_FLAG', `ofa profile ${command}: --${name} ${String(value)} is not valid; allowed: a number of seconds >= 0`);
+  return value;
+}
+
+function parseDims(values: unknown): Record<string, number> {
+  const dims: Record<string, number> = {};
+  for (const item of (values as string[] | undefined) ?? []) {
+    const match = /^([^=]+)=(\d+)$/.exec(item);
+    if (!match || Number(match[2]) < 1) {
+      throw new OfaError('E_FLAG', `ofa profile model: --dim ${JSON.stringify(item)} is not valid; allowed: NAME=SIZE with SIZE a positive integer (e.g. batch=1)`);
+    }
+    dims[match[1]] = Number(match[2]);
+  }
+  return dims;
+}
+
+async function devices(flags: ParsedFlags): Promise<number> {
+  const { listDeviceNames, loadDevice, checkDevice } = await import('../profile/index.ts');
+  const rows: { name: string; runtime?: string; executionProvider?: string; available: boolean; problem?: string }[] = [];
+  for (const name of listDeviceNames()) {
+    try {
+      const device = loadDevice(name);
+      try {
+        await checkDevice(device);
+        rows.push({ name, runtime: device.runtime, executionProvider: device.executionProvider, available: true });
+      } catch (error) {
+        rows.push({ name, runtime: device.runtime, executionProvider: device.executionProvider, available: false, problem: (error as Error).message });
+      }
+    } catch (error) {
+      rows.push({ name, available: false, problem: (error as Error).message });
+    }
+  }
+  if (flags.json) out(JSON.stringify(rows, null, 2));
+  else for (const row of rows) out(`${row.name.padEnd(12)} ${(row.runtime ?? '?').padEnd(17)} ${(row.executionProvider ?? '?').padEnd(8)} ${row.available ? 'available' : `unavailable: ${row.problem}`}`);
+  return 0;
+}
+
+async function model(positionals: string[], flags: ParsedFlags): Promise<number> {
+  if (positionals.length !== 1) throw new OfaError('E_ARGS', `ofa profile model: expected one FILE.onnx, got ${positionals.length}`, { hint: 'run `ofa profile model --help`' });
+  const { loadDevice, readOnnxFile, measureModel } = await import('../profile/index.ts');
+  const device = loadDevice(flags.device as string);
+  const { bytes, summary } = readOnnxFile(positionals[0]);
+  const result = await measureModel(bytes, device, {
+    minSamples: positiveInt('model', 'samples', flags.samples),
+    minTimeMs: seconds('model', 'min-time', flags['min-time']) * 1000,
+    warmupRuns: positiveInt('model', 'warmup', flags.warmup, 0),
+    dims: parseDims(flags.dim),
+    keepSamples: flags.raw === true,
+  });
+  const report = { model: { file: positionals[0], ...summary }, ...result };
+  if (flags.json) {
+    out(JSON.stringify(report, null, 2));
+    return 0;
+  }
+  const s = result.stats;
+  out(
+    [
+      `model ${positionals[0]} (${(summary.bytes / 1024).toFixed(1)} KiB, ${summary.nodeCount} nodes) on ${device.name} (${result.runtime.version}, EP ${device.executionProvider})`,
+      `inputs: ${result.inputs.map((i) => `${i.name} ${i.type}[${i.shape.join('x')}]`).join(', ')}`,
+      `session creation ${result.sessionCreateMs.toFixed(2)} ms, first run ${result.firstRunMs.toFixed(3)} ms, ${result.protocol.warmupRuns} warm-up runs`,
+      `${s.count} samples in ${(result.samplingMs / 1000).toFixed(2)} s: median ${s.medianMs.toFixed(4)} ms, p90 ${s.p90Ms.toFixed(4)} ms, p99 ${s.p99Ms.toFixed(4)} ms, MAD ${s.madMs.toFixed(4)} ms`,
+      `host: ${result.host.cpuModel}, ${result.host.logicalCores} cores, node ${result.host.nodeVersion}, load ${result.host.loadAverage1m}`,
+    ].join('\n'),
+  );
+  return 0;
+}
+
+async function lut(flags: ParsedFlags): Promise<number> {
+  const { loadDevice, buildTable } = await import('../profile/index.ts');
+  const device = loadDevice(flags.device as string);
+  const result = await buildTable({
+    device,
+    preset: flags.preset as string,
+    variant: flags.variant as string,
+    protocol: {
+      minSamples: positiveInt('lut', 'samples', flags.samples),
+      minTimeMs: seconds('lut', 'min-time', flags['min-time']) * 1000,
+      warmupRuns: positiveInt('lut', 'warmup', flags.warmup, 0),
+    },
+    fresh: flags.fresh === true,
+    quiet: flags.quiet === true,
+  });
+  if (flags.json) out(JSON.stringify({ file: result.file, entries: result.entries, measured: result.measured, skipped: result.skipped, seconds: result.seconds }, null, 2));
+  else out(`table ${result.file}: ${result.entries} entries (${result.measured} measured now, ${result.skipped} already there) in ${result.seconds.toFixed(1)} s`);
+  return 0;
+}
+
+function protocolOf(command: string, flags: ParsedFlags) {
+  return {
+    minSamples: positiveInt(command, 'runs', flags.runs),
+    minTimeMs: seconds(command, 'min-time', flags['min-time']) * 1000,
+    warmupRuns: positiveInt(command, 'warmup', flags.warmup, 0),
+  };
+}
+
+async function calibrate(flags: ParsedFlags): Promise<number> {
+  const { loadDevice, calibrateDevice } = await import('../profile/index.ts');
+  const device = loadDevice(flags.device as string);
+  const result = await calibrateDevice({
+    device,
+    preset: flags.preset as string,
+    variant: flags.variant as string,
+    count: positiveInt('calibrate', 'samples', flags.samples, 3),
+    seed: flags.seed as number,
+    protocol: protocolOf('calibrate', flags),
+    quiet: flags.quiet === true,
+  });
+  if (flags.json) out(JSON.stringify(result, null, 2));
+  else {
+    const c = result.calibration;
+    out(
+      `calibration ${result.file}: latency = ${c.coefficients.scale.toFixed(4)} * tableSum ${c.coefficients.perBlockMs >= 0 ? '+' : '-'} ${Math.abs(c.coefficients.perBlockMs).toFixed(5)} ms * blocks ${c.coefficients.offsetMs >= 0 ? '+' : '-'} ${Math.abs(c.coefficients.offsetMs).toFixed(4)} ms ` +
+        `(fit on ${c.subnets} subnets, seed ${c.seed}; in-sample MAPE ${(c.fit.mape * 100).toFixed(2)}%, raw-sum MAPE ${(c.fit.rawSumMape * 100).toFixed(2)}%)`,
+    );
+  }
+  return 0;
+}
+
+async function validate(flags: ParsedFlags): Promise<number> {
+  const { loadDevice, validatePredictor } = await import('../profile/index.ts');
+  const device = loadDevice(flags.device as string);
+  const result = await validatePredictor({
+    device,
+    preset: flags.preset as string,
+    variant: flags.variant as string,
+    count: positiveInt('validate', 'samples', flags.samples, 2),
+    seed: flags.seed as number,
+    protocol: protocolOf('validate', flags),
+    quiet: flags.quiet === true,
+  });
+  if (flags.json) out(JSON.stringify(result, null, 2));
+  else {
+    const q = result.quality;
+    out(
+      [
+        `validation on ${device.name}, ${result.preset}/${result.variant}: ${q.subnets} held-out subnets (seed ${result.seed}), measured ${result.measuredRangeMs.map((v) => v.toFixed(3)).join('..')} ms`,
+        `within +-5%: ${(q.within5 * 100).toFixed(1)}%   within +-10%: ${(q.within10 * 100).toFixed(1)}%   MAPE ${(q.mape * 100).toFixed(2)}%   Spearman ${q.spearman.toFixed(4)}`,
+        `uncalibrated table sum: within +-10% ${(result.rawSum.within10 * 100).toFixed(1)}%, MAPE ${(result.rawSum.mape * 100).toFixed(2)}%, Spearman ${result.rawSum.spearman.toFixed(4)}`,
+      ].join('\n'),
+    );
+  }
+  return 0;
+}
+
+async function predict(positionals: string[], flags: ParsedFlags): Promise<number> {
+  if (positionals.length !== 1) throw new OfaError('E_ARGS', `ofa profile predict: expected one CONFIG.json (or -), got ${positionals.length}`);
+  const { readFileSync } = await import('node:fs');
+  const { loadDevice, loadPredictor } = await import('../profile/index.ts');
+  const input = positionals[0];
+  let text: string;
+  try {
+    text = readFileSync(input === '-' ? 0 : input, 'utf8');
+  } catch (error) {
+    throw new OfaError('E_READ', `ofa profile predict: cannot read ${JSON.stringify(input)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  const config = validateConfig(parseJson(text, input), { input });
+  const device = loadDevice(flags.device as string);
+  const predictor = loadPredictor(device, config.preset, config.variant);
+  const prediction = predictor.predict(config);
+  if (flags.json) out(JSON.stringify(prediction, null, 2));
+  else {
+    out(`predicted ${prediction.latencyMs.toFixed(4)} ms on ${device.name} (table sum ${prediction.tableSumMs.toFixed(4)} ms over ${prediction.blocks} blocks${prediction.calibrated ? '' : ', uncalibrated'})`);
+    if (!prediction.calibrated) log('note: no calibration for this device and space yet: run `ofa profile calibrate`');
+  }
+  return 0;
+}

@@ -1,0 +1,214 @@
+// Calibration and validation of the latency predictor on measured whole subnets (pipeline.md: "a
+// per-device calibration fitted on measured whole subnets; its quality is reported as the share of
+// held-out subnets within +-5% and +-10% of measured, and rank correlation").
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { writeFileAtomic, writeJsonAtomic } from '../lib/atomic.ts';
+import { OfaError } from '../lib/errors.ts';
+import { ProgressBar } from '../lib/progress.ts';
+import { createRng } from '../lib/rng.ts';
+import { configId, sampleRandom, type SubnetConfig } from '../space/index.ts';
+import { randomStaticSubnet } from '../export/random.ts';
+import { exportSubnet, randomInitSource } from '../export/subnet.ts';
+import { encodeModel } from '../export/onnx.ts';
+import { deviceDataDir, type DeviceProfile } from './device.ts';
+import { hostFacts, type HostFacts } from './host.ts';
+import { loadTable, type LatencyTable } from './lut.ts';
+import { measureInterleaved, resolveProtocol, type MeasureOptions, type Protocol } from './measure.ts';
+import {
+  CALIBRATION_FORMAT,
+  applyCalibration,
+  calibrationPath,
+  fitCalibration,
+  loadCalibration,
+  tableSum,
+  type Calibration,
+  type CalibrationPoint,
+} from './predictor.ts';
+import { spearman } from './stats.ts';
+import { join } from 'node:path';
+
+export interface SubnetRunOptions {
+  device: DeviceProfile;
+  preset: string;
+  variant: string;
+  /** Number of random subnets. */
+  count: number;
+  seed: number;
+  protocol?: Pick<MeasureOptions, 'warmupRuns' | 'minSamples' | 'minTimeMs'>;
+  quiet?: boolean;
+  /** Use this table instead of the device's file (tests). */
+  table?: LatencyTable;
+  /** Write no files (tests). */
+  dryRun?: boolean;
+}
+
+/** `count` distinct random subnets from `seed` (distinct networks: canonical ids differ). */
+export function randomSubnets(preset: string, variant: string, count: number, seed: number, exclude: ReadonlySet<string> = new Set()): SubnetConfig[] {
+  const rng = createRng(seed);
+  const seen = new Set(exclude);
+  const out: SubnetConfig[] = [];
+  for (let attempts = 0; out.length < count; attempts++) {
+    if (attempts > count * 100) throw new OfaError('E_SPACE_SMALL', `could not draw ${count} distinct subnets of ${preset}/${variant} (got ${out.length})`);
+    const config = sampleRandom({ preset, variant }, rng);
+    const id = configId(config);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push(config);
+  }
+  return out;
+}
+
+/** The whole subnet as ONNX bytes, with random weights (latency does not depend on trained values). */
+export function subnetModel(config: SubnetConfig, seed: number): Uint8Array {
+  return encodeModel(exportSubnet(randomStaticSubnet(config, seed), { source: randomInitSource(seed) }));
+}
+
+interface MeasuredSubnet extends CalibrationPoint {
+  config: SubnetConfig;
+}
+
+/** Exported subnets are cached by (config id, weight seed): the same held-out set is measured on every device. */
+function cachedSubnetModel(config: SubnetConfig, seed: number): Uint8Array {
+  const dir = join(tmpdir(), 'ofav2-subnet-models');
+  const file = join(dir, `${config.preset}-${config.variant}-${configId(config)}-${seed}.onnx`);
+  if (existsSync(file)) return new Uint8Array(readFileSync(file));
+  const bytes = subnetModel(config, seed);
+  mkdirSync(dir, { recursive: true });
+  writeFileAtomic(file, bytes);
+  return bytes;
+}
+
+async function measureSubnets(options: SubnetRunOptions, configs: SubnetConfig[], table: LatencyTable, protocol: Protocol, label: string): Promise<MeasuredSubnet[]> {
+  const sums = configs.map((config) => tableSum(config, table));
+  const bar = new ProgressBar({ label: `${label}: export`, total: configs.length, unit: 'subnets', quiet: options.quiet });
+  const models = configs.map((config, i) => {
+    const bytes = cachedSubnetModel(config, options.seed + i);
+    bar.tick();
+    return bytes;
+  });
+  // All subnets measured interleaved in one run (pipeline.md), in chunks to bound memory.
+  const points: MeasuredSubnet[] = [];
+  const chunkSize = 50;
+  const measureBar = new ProgressBar({ label: `${label}: measure`, total: configs.length, unit: 'subnets', quiet: options.quiet });
+  for (let start = 0; start < configs.length; start += chunkSize) {
+    const results = await measureInterleaved(models.slice(start, start + chunkSize), options.device, protocol);
+    results.forEach((result, j) => {
+      const i = start + j;
+      points.push({ config: configs[i], configId: configId(configs[i]), measuredMs: result.stats.medianMs, ...sums[i] });
+    });
+    measureBar.tick(results.length);
+  }
+  return points;
+}
+
+export interface CalibrateResult {
+  file: string;
+  calibration: Calibration;
+}
+
+export async function calibrateDevice(options: SubnetRunOptions): Promise<CalibrateResult> {
+  const table = options.table ?? loadTable(options.device, options.preset, options.variant);
+  const protocol = resolveProtocol({ minTimeMs: 250, ...options.protocol });
+  const configs = randomSubnets(options.preset, options.variant, options.count, options.seed);
+  const points = await measureSubnets(options, configs, table, protocol, `calibrate ${options.device.name}`);
+  const coefficients = fitCalibration(points);
+  const mape = (predict: (p: MeasuredSubnet) => number) => points.reduce((s, p) => s + Math.abs(predict(p) - p.measuredMs) / p.measuredMs, 0) / points.length;
+  const calibration: Calibration = {
+    format: CALIBRATION_FORMAT,
+    device: options.device.name,
+    preset: options.preset,
+    variant: options.variant,
+    model: 'latencyMs = scale * tableSumMs + perBlockMs * blocks + offsetMs (least squares on relative error)',
+    coefficients,
+    seed: options.seed,
+    subnets: points.length,
+    fit: { mape: mape((p) => applyCalibration(p, coefficients)), rawSumMape: mape((p) => p.tableSumMs) },
+    tableRuns: table.runs.length,
+    date: new Date().toISOString(),
+    points: points.map(({ configId: id, measuredMs, tableSumMs, blocks }) => ({ configId: id, measuredMs, tableSumMs, blocks })),
+  };
+  const file = calibrationPath(options.device, options.preset, options.variant);
+  if (!options.dryRun) writeJsonAtomic(file, calibration, { createParents: true });
+  return { file, calibration };
+}
+
+export interface PredictorQuality {
+  subnets: number;
+  /** Share of subnets whose prediction is within +-5% / +-10% of the measured latency. */
+  within5: number;
+  within10: number;
+  /** Mean absolute percentage error, as a fraction. */
+  mape: number;
+  spearman: number;
+}
+
+export function predictorQuality(predicted: readonly number[], measured: readonly number[]): PredictorQuality {
+  const errors = predicted.map((p, i) => Math.abs(p - measured[i]) / measured[i]);
+  return {
+    subnets: measured.length,
+    within5: errors.filter((e) => e <= 0.05).length / errors.length,
+    within10: errors.filter((e) => e <= 0.1).length / errors.length,
+    mape: errors.reduce((a, b) => a + b, 0) / errors.length,
+    spearman: spearman(predicted, measured),
+  };
+}
+
+export interface ValidationResult {
+  device: string;
+  preset: string;
+  variant: string;
+  seed: number;
+  calibrationSeed: number;
+  protocol: Protocol;
+  host: HostFacts;
+  quality: PredictorQuality;
+  /** The same figures for the uncalibrated table sum. */
+  rawSum: PredictorQuality;
+  measuredRangeMs: [number, number];
+  seconds: number;
+  file?: string;
+  subnets: { configId: string; measuredMs: number; predictedMs: number; tableSumMs: number; blocks: number }[];
+}
+
+export async function validatePredictor(options: SubnetRunOptions & { calibration?: Calibration }): Promise<ValidationResult> {
+  const started = process.hrtime.bigint();
+  const table = options.table ?? loadTable(options.device, options.preset, options.variant);
+  const calibration = options.calibration ?? loadCalibration(options.device, options.preset, options.variant);
+  if (!calibration) {
+    throw new OfaError('E_CALIBRATION_MISSING', `device ${options.device.name} has no calibration for ${options.preset}/${options.variant}`, {
+      hint: `run: ofa profile calibrate --device ${options.device.name} --preset ${options.preset} --variant ${options.variant}`,
+    });
+  }
+  if (calibration.seed === options.seed) {
+    throw new OfaError('E_SEED', `--seed ${options.seed} is the calibration's seed; held-out subnets need another seed`, { hint: 'pass a different --seed' });
+  }
+  const protocol = resolveProtocol({ minTimeMs: 250, ...options.protocol });
+  const host = hostFacts();
+  // Held out: a different seed, and no network the calibration measured.
+  const configs = randomSubnets(options.preset, options.variant, options.count, options.seed, new Set(calibration.points.map((p) => p.configId)));
+  const points = await measureSubnets(options, configs, table, protocol, `validate ${options.device.name}`);
+  const measured = points.map((p) => p.measuredMs);
+  const predicted = points.map((p) => applyCalibration(p, calibration.coefficients));
+  const result: ValidationResult = {
+    device: options.device.name,
+    preset: options.preset,
+    variant: options.variant,
+    seed: options.seed,
+    calibrationSeed: calibration.seed,
+    protocol,
+    host,
+    quality: predictorQuality(predicted, measured),
+    rawSum: predictorQuality(points.map((p) => p.tableSumMs), measured),
+    measuredRangeMs: [Math.min(...measured), Math.max(...measured)],
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    subnets: points.map((p, i) => ({ configId: p.configId, measuredMs: p.measuredMs, predictedMs: predicted[i], tableSumMs: p.tableSumMs, blocks: p.blocks })),
+  };
+  if (!options.dryRun) {
+    result.file = join(deviceDataDir(options.device), `validation-${options.preset}-${options.variant}.json`);
+    writeJsonAtomic(result.file, result, { createParents: true });
+  }
+  return result;
+}
+
+export { calibrationPath };

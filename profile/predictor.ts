@@ -1,0 +1,149 @@
+// The latency predictor (ofav2.md s5, pipeline.md): the sum of a subnet's block entries, corrected by a
+// per-device calibration fitted on measured whole subnets.
+//
+// Calibration model: latency ~ scale * tableSum + perBlockMs * blocks + offsetMs. Why these three terms:
+// - every table entry was timed as its own session run, so it carries one run's fixed cost (feeding
+//   inputs, allocating outputs, waking threads); a whole subnet pays it once, not once per block: that
+//   is perBlockMs (expected negative, about minus one run's overhead);
+// - blocks measured alone run with colder caches and without the fusions that cross block boundaries
+//   inside one graph: a proportional effect, `scale`;
+// - the whole network's own fixed cost (its run overhead, flatten/output copies): `offsetMs`.
+// It is fitted by least squares on relative error (weights 1/measured^2), because the predictor is judged
+// on relative error (share within +-5% / +-10%, MAPE). With too few distinct block counts (collinear
+// columns) it falls back to scale * tableSum + offsetMs.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { OfaError } from '../lib/errors.ts';
+import type { SubnetConfig } from '../space/index.ts';
+import { blockKeysOf } from './blocks.ts';
+import { deviceDataDir, type DeviceProfile } from './device.ts';
+import { loadTable, type LatencyTable } from './lut.ts';
+import { leastSquares } from './stats.ts';
+
+export const CALIBRATION_FORMAT = 'ofav2-latency-calibration/1';
+
+export interface CalibrationCoefficients {
+  scale: number;
+  perBlockMs: number;
+  offsetMs: number;
+}
+
+export interface CalibrationPoint {
+  configId: string;
+  measuredMs: number;
+  tableSumMs: number;
+  blocks: number;
+}
+
+export interface Calibration {
+  format: typeof CALIBRATION_FORMAT;
+  device: string;
+  preset: string;
+  variant: string;
+  model: string;
+  coefficients: CalibrationCoefficients;
+  seed: number;
+  subnets: number;
+  fit: { mape: number; rawSumMape: number };
+  /** When the table the calibration was fitted on was last extended (a rebuilt table needs a new fit). */
+  tableRuns: number;
+  date: string;
+  points: CalibrationPoint[];
+}
+
+export interface TableSum {
+  tableSumMs: number;
+  blocks: number;
+}
+
+/** The sum of a subnet's entries; a block the table lacks is an error naming its key. */
+export function tableSum(config: SubnetConfig, table: Pick<LatencyTable, 'entries'>): TableSum {
+  const keys = blockKeysOf(config);
+  let sum = 0;
+  const missing: string[] = [];
+  for (const key of keys) {
+    const entry = table.entries[key];
+    if (!entry) missing.push(key);
+    else sum += entry.medianMs;
+  }
+  if (missing.length > 0) {
+    throw new OfaError('E_LUT_MISSING_BLOCK', `the latency table has no entry for ${missing.length} block(s) of this subnet: ${[...new Set(missing)].slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}`, {
+      hint: 'finish the table: re-run `ofa profile lut` for this device, preset and variant (it resumes)',
+      kind: 'failure',
+    });
+  }
+  return { tableSumMs: sum, blocks: keys.length };
+}
+
+export function applyCalibration(sum: TableSum, coefficients: CalibrationCoefficients): number {
+  return coefficients.scale * sum.tableSumMs + coefficients.perBlockMs * sum.blocks + coefficients.offsetMs;
+}
+
+export const IDENTITY_CALIBRATION: CalibrationCoefficients = { scale: 1, perBlockMs: 0, offsetMs: 0 };
+
+/** Fits the calibration on (table sum, block count, measured) points; see the comment at the top. */
+export function fitCalibration(points: readonly Pick<CalibrationPoint, 'measuredMs' | 'tableSumMs' | 'blocks'>[]): CalibrationCoefficients {
+  if (points.length < 3) throw new OfaError('E_CALIBRATION', `calibration needs at least 3 measured subnets, got ${points.length}`);
+  const y = points.map((p) => p.measuredMs);
+  const weights = points.map((p) => 1 / (p.measuredMs * p.measuredMs));
+  const distinctBlocks = new Set(points.map((p) => p.blocks)).size;
+  if (distinctBlocks >= 2 && points.length >= 4) {
+    try {
+      const [scale, perBlockMs, offsetMs] = leastSquares(points.map((p) => [p.tableSumMs, p.blocks, 1]), y, weights);
+      if ([scale, perBlockMs, offsetMs].every(Number.isFinite) && scale > 0) return { scale, perBlockMs, offsetMs };
+    } catch {
+      // collinear: fall through to the two-term fit
+    }
+  }
+  const [scale, offsetMs] = leastSquares(points.map((p) => [p.tableSumMs, 1]), y, weights);
+  return { scale, perBlockMs: 0, offsetMs };
+}
+
+export function calibrationPath(device: DeviceProfile, preset: string, variant: string): string {
+  return join(deviceDataDir(device), `calibration-${preset}-${variant}.json`);
+}
+
+export function loadCalibration(device: DeviceProfile, preset: string, variant: string): Calibration | undefined {
+  const file = calibrationPath(device, preset, variant);
+  if (!existsSync(file)) return undefined;
+  const value = JSON.parse(readFileSync(file, 'utf8')) as Calibration;
+  if (value.format !== CALIBRATION_FORMAT) {
+    throw new OfaError('E_CALIBRATION', `calibration ${file}: format ${JSON.stringify(value.format)} is not ${JSON.stringify(CALIBRATION_FORMAT)}`, { hint: 'run `ofa profile calibrate` again' });
+  }
+  return value;
+}
+
+export interface Prediction {
+  latencyMs: number;
+  tableSumMs: number;
+  blocks: number;
+  calibrated: boolean;
+}
+
+export interface LatencyPredictor {
+  device: string;
+  preset: string;
+  variant: string;
+  predict(config: SubnetConfig): Prediction;
+}
+
+export function makePredictor(table: LatencyTable, calibration?: Pick<Calibration, 'coefficients'>, device = table.device.name): LatencyPredictor {
+  const coefficients = calibration?.coefficients ?? IDENTITY_CALIBRATION;
+  return {
+    device,
+    preset: table.preset,
+    variant: table.variant,
+    predict(config) {
+      if (config.preset !== table.preset || config.variant !== table.variant) {
+        throw new OfaError('E_PREDICTOR_SPACE', `subnet config is ${config.preset}/${config.variant}; this predictor's table is for ${table.preset}/${table.variant}`);
+      }
+      const sum = tableSum(config, table);
+      return { latencyMs: applyCalibration(sum, coefficients), ...sum, calibrated: calibration !== undefined };
+    },
+  };
+}
+
+/** The device's predictor for a space: its table plus its calibration (uncalibrated when there is none). */
+export function loadPredictor(device: DeviceProfile, preset: string, variant: string): LatencyPredictor {
+  return makePredictor(loadTable(device, preset, variant), loadCalibration(device, preset, variant), device.name);
+}
