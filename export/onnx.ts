@@ -4,6 +4,7 @@ import onnxProto from 'onnx-proto';
 
 export const onnx = onnxProto.onnx;
 export type ModelProto = onnxProto.onnx.ModelProto;
+export type NodeProto = onnxProto.onnx.INodeProto;
 
 /** pipeline.md: "opset 17"; IR version 8 is what opset 17 runtimes (onnxruntime >= 1.12) expect. */
 export const OPSET_VERSION = 17;
@@ -70,11 +71,16 @@ export class GraphBuilder {
     return name;
   }
 
-  /** Renames the output of the last node (graph outputs have fixed names: `logits`, `output`). */
-  renameLastOutput(name: string): string {
+  /**
+   * Renames `value`, which must be the output of the last node, to `name` (graph outputs have fixed
+   * names: `logits`, `output`).
+   */
+  renameLastOutput(value: string, name: string): string {
     const last = this.nodes[this.nodes.length - 1];
+    const outputs = last?.output as string[] | undefined;
+    if (!outputs || outputs[0] !== value) throw new Error(`ONNX graph: ${JSON.stringify(value)} is not the output of the last node`);
     this.claim(name);
-    (last.output as string[])[0] = name;
+    outputs[0] = name;
     return name;
   }
 

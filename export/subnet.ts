@@ -39,8 +39,8 @@ export function exportSubnet(subnet: StaticSubnet, options: ExportOptions): Mode
   const ctx: EmitContext = { graph, foldBatchNorm };
   let x = emitStem(ctx, { name: INPUT_NAME, size: subnet.resolution }, subnet.stem);
   for (const stage of subnet.stages) x = emitStage(ctx, x, stage);
-  emitHead(ctx, `exit${subnet.head.geometry.exit}`, x, subnet.head);
-  graph.renameLastOutput(OUTPUT_NAME);
+  const logits = emitHead(ctx, `exit${subnet.head.geometry.exit}`, x, subnet.head);
+  graph.renameLastOutput(logits, OUTPUT_NAME);
   const cost = subnetCost(config);
   const id = configId(config);
   return graph.build({
