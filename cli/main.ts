@@ -11,6 +11,7 @@ interface CommandGroup {
 // Registry of sub-command groups (style.md: a registry of small config objects).
 const COMMANDS: Record<string, CommandGroup> = {
   space: { summary: 'inspect the search space: info, sample, validate, stats', load: () => import('./space.ts') },
+  export: { summary: 'export subnets to ONNX (BN folded, opset 17); inspect ONNX models', load: () => import('./export.ts') },
   profile: { summary: 'device profiles, latency measurement, lookup tables, latency predictor', load: () => import('./profile.ts') },
 };
 

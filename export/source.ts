@@ -15,12 +15,15 @@ export interface WeightSource {
   checksum: string;
   preset?: string;
   variant?: string;
+  /** Throws a clear OfaError when `config` does not fit these weights (another preset or variant). */
+  check(config: SubnetConfig): void;
   subnet(config: SubnetConfig): StaticSubnet;
   dispose(): void;
 }
 
 export function randomInitWeights(seed: number): WeightSource {
-  return { checksum: randomInitSource(seed), subnet: (config) => randomStaticSubnet(config, seed), dispose: () => {} };
+  // Random weights fit any valid config: the config itself defines the network.
+  return { checksum: randomInitSource(seed), check: () => {}, subnet: (config) => randomStaticSubnet(config, seed), dispose: () => {} };
 }
 
 function assignAll(kind: string, dir: string, targets: Map<string, tf.Variable>, tensors: TensorMap): void {
@@ -62,18 +65,22 @@ export function checkpointWeights(dir: string): WeightSource {
     supernet.dispose();
     throw error;
   }
+  const check = (config: SubnetConfig) => {
+    if (config.preset !== manifest.preset || config.variant !== manifest.variant) {
+      throw new OfaError(
+        'E_CONFIG_SUPERNET',
+        `subnet config of preset ${JSON.stringify(config.preset)} variant ${JSON.stringify(config.variant)} does not fit the checkpoint ${JSON.stringify(checkpoint.dir)}, a supernet of preset ${JSON.stringify(manifest.preset)} variant ${JSON.stringify(manifest.variant)}`,
+        { hint: "export configs of the checkpoint's preset and variant, or choose another checkpoint" },
+      );
+    }
+  };
   return {
     checksum: `sha256:${manifest.files[WEIGHTS_FILE]?.sha256 ?? 'unknown'}`,
     preset: manifest.preset,
     variant: manifest.variant,
+    check,
     subnet: (config) => {
-      if (config.preset !== manifest.preset || config.variant !== manifest.variant) {
-        throw new OfaError(
-          'E_CONFIG_SUPERNET',
-          `subnet config of preset ${JSON.stringify(config.preset)} variant ${JSON.stringify(config.variant)} does not fit the checkpoint ${JSON.stringify(checkpoint.dir)}, a supernet of preset ${JSON.stringify(manifest.preset)} variant ${JSON.stringify(manifest.variant)}`,
-          { hint: 'export configs of the checkpoint\'s preset and variant, or choose another checkpoint' },
-        );
-      }
+      check(config);
       return supernet.extractSubnet(config);
     },
     dispose: () => supernet.dispose(),
