@@ -1,0 +1,144 @@
+// Lookup tables and the latency predictor on the `micro` preset: coverage of every block that random
+// subnets need, resumable incremental builds, the predictor's sum against a hand-built table.
+import test from 'ava';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createRng } from '../../lib/rng.ts';
+import { sampleRandom, sampleUniform, VARIANT_NAMES } from '../../space/index.ts';
+import { blockKey, type BlockSpec } from '../../export/blocks.ts';
+import {
+  blockKeysOf,
+  buildTable,
+  enumerateBlocks,
+  fitCalibration,
+  loadDevice,
+  makePredictor,
+  readTable,
+  tableSum,
+  validateDevice,
+  type LatencyTable,
+} from '../../profile/index.ts';
+import { FAST, cpuDevice, tempDir } from './fixtures.ts';
+
+test('the enumerated blocks cover every block that 1000 random subnets need, for every variant', (t) => {
+  for (const variant of VARIANT_NAMES) {
+    const blocks = enumerateBlocks({ preset: 'micro', variant });
+    const rng = createRng(42);
+    const missing = new Set<string>();
+    const used = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      for (const key of blockKeysOf(sampleRandom({ preset: 'micro', variant }, rng))) {
+        used.add(key);
+        if (!blocks.has(key)) missing.add(key);
+      }
+    }
+    t.deepEqual([...missing], [], variant);
+    // Enumeration is not padding: most of its blocks do occur in random subnets.
+    t.true(used.size >= 0.8 * blocks.size, `${variant}: ${used.size} of ${blocks.size} used`);
+  }
+  // By hand for micro/ofa: per resolution (8, 12) one stem and one head; per stage 9 (kernel x expand)
+  // first-layer geometries plus 9 for positions 2..4, shared where geometries coincide: stage 1's first
+  // layer (stride 1, 8 -> 8) is like its later ones, and stage 5's layers are like stage 4's later ones
+  // (same map size, 16 -> 16, hswish, SE). So 9 + 18 + 18 + 18 + 0 = 63 layers per resolution:
+  // 2 * (1 + 63 + 1) = 130.
+  t.is(enumerateBlocks({ preset: 'micro', variant: 'ofa' }).size, 130);
+});
+
+test('a built table covers 1000 random subnets; a re-run resumes and skips measured entries', async (t) => {
+  const dir = tempDir();
+  const file = join(dir, 'lut-micro-ofa.json');
+  const device = loadDevice('cpu-1t');
+  const first = await buildTable({ device, preset: 'micro', variant: 'ofa', protocol: FAST, file, quiet: true, limit: 20, chunkSize: 8 });
+  t.is(first.measured, 20);
+  const partial = readTable(file);
+  t.is(Object.keys(partial.entries).length, 20);
+  t.false(partial.complete);
+  t.is(partial.expectedEntries, 130);
+  t.is(partial.runs[0].host.nodeVersion, process.version);
+  t.regex(partial.runtime, /^onnxruntime-node /);
+  const second = await buildTable({ device, preset: 'micro', variant: 'ofa', protocol: FAST, file, quiet: true });
+  t.is(second.skipped, 20);
+  t.is(second.measured, 110);
+  const table = readTable(file);
+  t.true(table.complete);
+  t.is(table.runs.length, 2);
+  // Entries measured by the first run were kept, not re-measured.
+  for (const [key, entry] of Object.entries(partial.entries)) t.deepEqual(table.entries[key], entry);
+  for (const entry of Object.values(table.entries)) t.true(entry.medianMs > 0 && entry.samples >= FAST.minSamples);
+  const third = await buildTable({ device, preset: 'micro', variant: 'ofa', protocol: FAST, file, quiet: true });
+  t.is(third.measured, 0);
+  const predictor = makePredictor(table);
+  const rng = createRng(7);
+  for (let i = 0; i < 1000; i++) t.true(predictor.predict(sampleRandom({ preset: 'micro', variant: 'ofa' }, rng)).latencyMs > 0);
+  // Another device's settings cannot be mixed into this table.
+  const other = validateDevice({ ...cpuDevice('cpu-1t'), session: { ...(cpuDevice().session as object), intraOpNumThreads: 2 } });
+  await t.throwsAsync(buildTable({ device: other, preset: 'micro', variant: 'ofa', protocol: FAST, file, quiet: true }), { message: /cannot be resumed: the device settings changed/ });
+  t.false(existsSync(join(dir, 'lut-micro-ee-d.json')));
+});
+
+function layer(inputSize: number, inChannels: number, outChannels: number, stride: number, mid: number, seMid: number, activation: 'relu' | 'hswish', residual: boolean): BlockSpec {
+  return { kind: 'layer', inputSize, inChannels, outChannels, stride, kernel: 3, mid, seMid, activation, residual, branches: 1, inputTerms: 1 };
+}
+
+test("the predictor's sum matches a hand-built table", (t) => {
+  // micro/ofa, resolution 8, depth 2, kernel 3, expand 3, worked out by hand from space/presets.ts:
+  // stem 8x8 -> 4x4 (8 ch); widths 8, 8, 16, 16, 16; strides 1, 2, 1, 2, 1; SE in stages 2, 4, 5;
+  // mid = make_divisible(3 * Cin); seMid = make_divisible(mid / 4).
+  const blocks: [BlockSpec, number][] = [
+    [{ kind: 'stem', inputSize: 8, inChannels: 1, outChannels: 8, kernel: 3, stride: 2, blockKernel: 3 }, 0.5],
+    [layer(4, 8, 8, 1, 24, 0, 'relu', true), 0.01], // stage 1, both layers (same geometry: counted twice)
+    [layer(4, 8, 8, 2, 24, 8, 'relu', false), 0.02],
+    [layer(2, 8, 8, 1, 24, 8, 'relu', true), 0.04],
+    [layer(2, 8, 16, 1, 24, 0, 'hswish', false), 0.08],
+    [layer(2, 16, 16, 1, 48, 0, 'hswish', true), 0.16],
+    [layer(2, 16, 16, 2, 48, 16, 'hswish', false), 0.32],
+    [layer(1, 16, 16, 1, 48, 16, 'hswish', true), 0.64], // stage 4 layer 2 and both stage-5 layers
+    [{ kind: 'head', inputSize: 1, inChannels: 16, expandChannels: 96, featureChannels: 128, numClasses: 4 }, 2],
+  ];
+  const entries: LatencyTable['entries'] = {};
+  for (const [spec, ms] of blocks) entries[blockKey(spec)] = { medianMs: ms, p90Ms: ms, madMs: 0, samples: 1, sessionCreateMs: 0, firstRunMs: 0, run: 0, block: spec };
+  const config = sampleUniform({ preset: 'micro', variant: 'ofa' }, { kernel: 3, expand: 3, depth: 2, resolution: 8 });
+  const expected = 0.5 + 2 * 0.01 + 0.02 + 0.04 + 0.08 + 0.16 + 0.32 + 3 * 0.64 + 2;
+  const sum = tableSum(config, { entries });
+  t.is(sum.blocks, 12);
+  t.true(Math.abs(sum.tableSumMs - expected) < 1e-12, `${sum.tableSumMs} vs ${expected}`);
+  const table = { entries, preset: 'micro', variant: 'ofa', device: { name: 'hand' } } as unknown as LatencyTable;
+  t.true(Math.abs(makePredictor(table).predict(config).latencyMs - expected) < 1e-12);
+  const calibrated = makePredictor(table, { coefficients: { scale: 0.5, perBlockMs: -0.01, offsetMs: 0.2 } }).predict(config);
+  t.true(Math.abs(calibrated.latencyMs - (0.5 * expected - 0.01 * 12 + 0.2)) < 1e-12);
+  t.true(calibrated.calibrated);
+  // One entry removed: the error names the missing key.
+  const { [blockKey(blocks[0][0])]: _, ...withoutStem } = entries;
+  t.throws(() => tableSum(config, { entries: withoutStem }), { message: /no entry for 1 block\(s\) of this subnet: stem:r8/ });
+  t.throws(() => makePredictor(table).predict(sampleUniform({ preset: 'micro', variant: 'ee-d' }, { kernel: 3, expand: 3, depth: 2 })), { message: /micro\/ee-d.*micro\/ofa/ });
+});
+
+test('the calibration fit recovers known coefficients and falls back when block counts do not vary', (t) => {
+  const truth = { scale: 0.8, perBlockMs: -0.007, offsetMs: 0.03 };
+  const rng = createRng(3);
+  const points = Array.from({ length: 30 }, () => {
+    const blocks = 10 + rng.int(15);
+    const tableSumMs = 0.1 + rng.next();
+    return { tableSumMs, blocks, measuredMs: truth.scale * tableSumMs + truth.perBlockMs * blocks + truth.offsetMs };
+  });
+  const fit = fitCalibration(points);
+  t.true(Math.abs(fit.scale - truth.scale) < 1e-9);
+  t.true(Math.abs(fit.perBlockMs - truth.perBlockMs) < 1e-9);
+  t.true(Math.abs(fit.offsetMs - truth.offsetMs) < 1e-9);
+  const sameBlocks = points.map((p) => ({ ...p, blocks: 12, measuredMs: 2 * p.tableSumMs + 0.1 }));
+  const twoTerm = fitCalibration(sameBlocks);
+  t.is(twoTerm.perBlockMs, 0);
+  t.true(Math.abs(twoTerm.scale - 2) < 1e-9 && Math.abs(twoTerm.offsetMs - 0.1) < 1e-9);
+  t.throws(() => fitCalibration(points.slice(0, 2)), { message: /at least 3/ });
+});
+
+test('table files are written whole: valid JSON with host facts after every chunk', async (t) => {
+  const dir = tempDir();
+  const file = join(dir, 'lut.json');
+  await buildTable({ device: loadDevice('wasm-node'), preset: 'micro', variant: 'ofa', protocol: FAST, file, quiet: true, limit: 5, chunkSize: 5 });
+  const table = JSON.parse(readFileSync(file, 'utf8')) as LatencyTable;
+  t.is(Object.keys(table.entries).length, 5);
+  t.is(table.device.runtime, 'onnxruntime-web');
+  t.truthy(table.runs[0].host.cpuModel);
+  t.deepEqual(table.runs[0].protocol, { warmupRuns: FAST.warmupRuns, minSamples: FAST.minSamples, minTimeMs: FAST.minTimeMs });
+});
