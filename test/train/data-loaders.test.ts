@@ -1,6 +1,6 @@
 // Loaders read fixtures the test writes: real CIFAR-10 .bin records and real JPEG files.
 import test from 'ava';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
@@ -108,7 +108,29 @@ test('Tiny ImageNet folder layout: labels exact, pixels equal to the decoded JPE
   for (const [name] of val) write(join(dir, 'val', 'images', name));
   writeFileSync(join(dir, 'val', 'val_annotations.txt'), val.map(([name, wnid]) => `${name}\t${wnid}\t0\t0\t63\t63`).join('\n'));
 
-  const splits = loadTinyImageNet({ dir, validationSize: 0 });
+  const cacheDir = tempDir(t);
+  const messages: string[] = [];
+  const log = (m: string) => messages.push(m);
+  const splits = loadTinyImageNet({ dir, validationSize: 0, cacheDir, log });
+  t.is(messages.length, 1);
+  t.regex(messages[0], /decoding .* into a binary cache/);
+  // Second load: from the cache, identical.
+  const cached = loadTinyImageNet({ dir, validationSize: 0, cacheDir, log });
+  t.is(messages.length, 1);
+  t.deepEqual(cached.train.pixels, splits.train.pixels);
+  t.deepEqual(cached.test.labels, splits.test.labels);
+  t.deepEqual(cached.classNames, splits.classNames);
+  // A corrupt cache is decoded again, with a message.
+  const cacheFile = readdirSync(cacheDir).find((n) => n.endsWith('.u8'))!;
+  const bytes = readFileSync(join(cacheDir, cacheFile));
+  bytes[10] ^= 0xff;
+  writeFileSync(join(cacheDir, cacheFile), bytes);
+  t.deepEqual(loadTinyImageNet({ dir, validationSize: 0, cacheDir, log }).train.pixels, splits.train.pixels);
+  t.regex(messages.at(-1)!, /corrupt \(sha256 mismatch\); decoding .* again/);
+  // The default hold-out is 15% of the training images (ofav2.md s6), seeded.
+  const held = loadTinyImageNet({ dir, cacheDir, log });
+  t.is(held.validation.count, 0); // floor(6 * 0.15) = 0 here
+  t.is(loadTinyImageNet({ dir, cacheDir, log, validationSize: 2 }).validation.count, 2);
   t.deepEqual(splits.classNames, ['goldfish', 'salamander', 'bullfrog']);
   t.is(splits.spec.classes, 3);
   t.deepEqual([...splits.train.labels], [0, 0, 1, 1, 2, 2]);
@@ -132,20 +154,26 @@ test('Tiny ImageNet folder layout: labels exact, pixels equal to the decoded JPE
       t.true(worst <= 8, `${path}: max deviation ${worst} from the encoded pixels`);
     });
   }
+  // Changing a source file (size / mtime) makes a new cache: the new pixels are read.
+  write(trainPaths[0]);
+  const changed = loadTinyImageNet({ dir, validationSize: 0, cacheDir, log });
+  t.regex(messages.at(-1)!, /decoding .* into a binary cache/);
+  const redecoded = jpeg.decode(readFileSync(trainPaths[0]), { useTArray: true, formatAsRGBA: false });
+  t.deepEqual(changed.train.pixels.subarray(0, 64 * 64 * 3), Uint8Array.from(redecoded.data.subarray(0, 64 * 64 * 3)));
 });
 
 test('Tiny ImageNet: a class folder missing, an unknown wnid and a wrong image size are refused', (t) => {
   const dir = tempDir(t);
   writeFileSync(join(dir, 'wnids.txt'), 'n01\n');
-  t.throws(() => loadTinyImageNet({ dir }), { message: /train\/n01\/images.*does not exist/ });
+  t.throws(() => loadTinyImageNet({ dir, cacheDir: false }), { message: /train\/n01\/images.*does not exist/ });
   mkdirSync(join(dir, 'train', 'n01', 'images'), { recursive: true });
   const small = jpeg.encode({ data: new Uint8Array(8 * 8 * 4).fill(128), width: 8, height: 8 }, 90).data;
   writeFileSync(join(dir, 'train', 'n01', 'images', 'a.JPEG'), small);
   mkdirSync(join(dir, 'val', 'images'), { recursive: true });
   writeFileSync(join(dir, 'val', 'val_annotations.txt'), 'v.JPEG\tn09\t0\t0\t1\t1\n');
-  t.throws(() => loadTinyImageNet({ dir, validationSize: 0 }), { message: /n09.*not in wnids\.txt/ });
+  t.throws(() => loadTinyImageNet({ dir, validationSize: 0, cacheDir: false }), { message: /n09.*not in wnids\.txt/ });
   writeFileSync(join(dir, 'val', 'val_annotations.txt'), 'v.JPEG\tn01\t0\t0\t1\t1\n');
-  t.throws(() => loadTinyImageNet({ dir, validationSize: 0 }), { message: /is 8x8; expected 64x64/ });
+  t.throws(() => loadTinyImageNet({ dir, validationSize: 0, cacheDir: false }), { message: /is 8x8; expected 64x64/ });
 });
 
 test('validation hold-out: seeded, disjoint, complete; subsets are seeded and not class-major prefixes', (t) => {

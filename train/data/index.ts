@@ -8,3 +8,4 @@ export * from './fashion-mnist.ts';
 export * from './cifar10.ts';
 export * from './tiny-imagenet.ts';
 export * from './registry.ts';
+export * from './decoded-cache.ts';
