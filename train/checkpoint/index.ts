@@ -1,3 +1,4 @@
 // Public API of supernet checkpoints (pipeline.md "Supernet checkpoint").
 export * from './safetensors.ts';
 export * from './checkpoint.ts';
+export * from './variables.ts';

@@ -2,3 +2,4 @@
 // KD, exit ensembles) live with the supernet in train/supernet/loss.ts.
 export * from './sgd.ts';
 export * from './schedule.ts';
+export * from './tfjs.ts';
