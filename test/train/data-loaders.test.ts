@@ -68,6 +68,7 @@ test('CIFAR-10: a truncated file and a bad label are refused with the file named
   rmSync(join(dir, 'test_batch.bin'));
   t.throws(() => loadDataset('cifar10', { dir, validationSize: 0 }), { message: /test_batch\.bin.*does not exist/ });
   t.throws(() => loadDataset('cifar10', {}), { message: /needs its folder/ });
+  t.throws(() => loadDataset('mnist', {}), { message: /data set "mnist" is not known; allowed: fashion-mnist, cifar10, tiny-imagenet/ });
 });
 
 function smoothImage(rng: ReturnType<typeof createRng>): Uint8Array {

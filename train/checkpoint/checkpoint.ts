@@ -1,5 +1,7 @@
 // Supernet checkpoints (pipeline.md "Supernet checkpoint"): a folder holding manifest.json and
-// weights.safetensors. Parameters, BN buffers and the optimiser's momentum buffers share the one
+// weights.safetensors. A run keeps its checkpoints side by side in one folder (e.g. <run>/step-000100/)
+// with a latest.json pointer next to them: latestCheckpoint(<run>) finds the newest complete one.
+// Parameters, BN buffers and the optimiser's momentum buffers share the one
 // weights file under the prefixes `param.`, `buffer.` and `momentum.`.
 //
 // Crash safety: a checkpoint is written into a hidden temp folder next to its final place

