@@ -1,0 +1,82 @@
+// Messages between ParallelTrainer (main thread) and its workers (worker_main.ts).
+import type { SubnetConfig } from '../../space/index.ts';
+import type { BackendPreference } from '../backend/index.ts';
+
+export interface WorkerInit {
+  preset: string;
+  variant: string;
+  seed: number;
+  backend: BackendPreference;
+  workerIndex: number;
+}
+
+export interface LayoutMessage {
+  type: 'layout';
+  parameters: [string, number[]][];
+  buffers: [string, number[]][];
+  backend: { name: string; detail: string };
+}
+
+export interface AttachMessage {
+  type: 'attach';
+  parameters: Float32Array;
+  buffers: Float32Array;
+  /** shards x parameter floats: each shard's weighted gradient. */
+  gradients: Float32Array;
+  /** shards x buffer floats: the BN running statistics after each shard's forward. */
+  shardBuffers: Float32Array;
+  /** shards x parameter count: 1 where the shard produced a gradient for the parameter. */
+  touched: Uint8Array;
+  /** Write the worker's freshly initialised parameters and buffers (worker 0 only). */
+  writeInitial: boolean;
+}
+
+export interface StepLossOptions {
+  labelSmoothing?: number;
+  kdWeight?: number;
+  exitWeights?: readonly number[];
+  dropout?: boolean;
+  /** Shard k uses dropoutSeed + k, so a step does not depend on which worker runs a shard. */
+  dropoutSeed?: number;
+}
+
+export interface StepMessage {
+  type: 'step';
+  id: number;
+  configs: SubnetConfig[];
+  images: Float32Array;
+  imageShape: [number, number, number, number];
+  labels: Int32Array;
+  /** [N, classes] or empty. */
+  teacherLogits: Float32Array;
+  /** Row ranges [start, end) of every shard; this worker runs `shards`. */
+  shardRows: [number, number][];
+  shards: number[];
+  loss: StepLossOptions;
+  /** Collect per-kernel times (tf.profile) for this step. */
+  profile: boolean;
+}
+
+export interface ShardResult {
+  shard: number;
+  losses: number[];
+}
+
+export interface StepDone {
+  type: 'done';
+  id: number;
+  results: ShardResult[];
+  /** Milliseconds: loading parameters, forward+backward (computeGradients), writing gradients. */
+  timings: { load: number; compute: number; write: number };
+  kernels?: Record<string, number>;
+}
+
+export interface WorkerFailure {
+  type: 'error';
+  id?: number;
+  message: string;
+  code?: string;
+}
+
+export type FromWorker = LayoutMessage | StepDone | WorkerFailure | { type: 'attached' };
+export type ToWorker = AttachMessage | StepMessage | { type: 'close' };

@@ -1,0 +1,138 @@
+// One training worker (train/parallel): its own tfjs backend and Supernet replica. Per step it loads
+// the shared parameters, runs the shards it is given one after another (each from the same BN
+// running statistics), and writes each shard's weighted gradient and BN statistics into shared memory.
+import { parentPort, workerData } from 'node:worker_threads';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../backend/index.ts';
+import { Supernet, computeGradients } from '../supernet/index.ts';
+import { type Layout, layoutOf } from './layout.ts';
+import type { AttachMessage, FromWorker, StepDone, StepMessage, ToWorker, WorkerInit } from './protocol.ts';
+
+const port = parentPort;
+if (port === null) throw new Error('train/parallel/worker_main.ts must run in a worker thread');
+const init = workerData as WorkerInit;
+
+function send(message: FromWorker): void {
+  port!.postMessage(message);
+}
+
+function load(variables: Map<string, tf.Variable>, layout: Layout, data: Float32Array): void {
+  for (const slot of layout.slots) {
+    const value = tf.tensor(data.subarray(slot.offset, slot.offset + slot.size), slot.shape);
+    variables.get(slot.name)!.assign(value);
+    value.dispose();
+  }
+}
+
+async function store(variables: Map<string, tf.Variable>, layout: Layout, data: Float32Array, base: number): Promise<void> {
+  for (const slot of layout.slots) {
+    data.set((await variables.get(slot.name)!.data()) as Float32Array, base + slot.offset);
+  }
+}
+
+async function main(): Promise<void> {
+  const backend = await initBackend({ prefer: init.backend, log: false });
+  const net = new Supernet({ preset: init.preset, variant: init.variant, seed: init.seed });
+  const parameterLayout = layoutOf([...net.parameters].map(([name, v]) => [name, v.shape]));
+  const bufferLayout = layoutOf([...net.buffers].map(([name, v]) => [name, v.shape]));
+  send({ type: 'layout', parameters: parameterLayout.slots.map((s) => [s.name, s.shape]), buffers: bufferLayout.slots.map((s) => [s.name, s.shape]), backend });
+
+  let shared: AttachMessage | undefined;
+
+  async function step(message: StepMessage): Promise<StepDone> {
+    const memory = shared!;
+    const timings = { load: 0, compute: 0, write: 0 };
+    let started = performance.now();
+    load(net.parameters, parameterLayout, memory.parameters);
+    timings.load += performance.now() - started;
+    const [batch, height, width, channels] = message.imageShape;
+    const classes = net.preset.numClasses;
+    const results: StepDone['results'] = [];
+    const kernels: Record<string, number> = {};
+    for (const shard of message.shards) {
+      const [start, end] = message.shardRows[shard];
+      const rows = end - start;
+      const weight = rows / batch;
+      started = performance.now();
+      load(net.buffers, bufferLayout, memory.buffers);
+      const pixels = height * width * channels;
+      const images = tf.tensor4d(message.images.subarray(start * pixels, end * pixels), [rows, height, width, channels]);
+      const teacherLogits = message.teacherLogits.length > 0
+        ? tf.tensor2d(message.teacherLogits.subarray(start * classes, end * classes), [rows, classes])
+        : undefined;
+      timings.load += performance.now() - started;
+      started = performance.now();
+      const run = () => computeGradients(net, message.configs, images, message.labels.subarray(start, end), {
+        ...message.loss,
+        dropoutSeed: message.loss.dropoutSeed === undefined ? undefined : message.loss.dropoutSeed + shard,
+        teacherLogits,
+      });
+      let result: ReturnType<typeof computeGradients>;
+      if (message.profile) {
+        let captured: ReturnType<typeof computeGradients> | undefined;
+        const info = await tf.profile(() => {
+          captured = run();
+          return [...captured.grads.values()];
+        });
+        result = captured!;
+        for (const kernel of info.kernels) {
+          const ms = typeof kernel.kernelTimeMs === 'number' ? kernel.kernelTimeMs : 0;
+          kernels[kernel.name] = (kernels[kernel.name] ?? 0) + ms;
+        }
+      } else {
+        result = run();
+      }
+      // Read back inside compute: wasm runs synchronously, so this is when the work is finished.
+      const values = new Map<string, Float32Array>();
+      for (const [name, grad] of result.grads) {
+        const scaled = tf.mul(grad, weight);
+        values.set(name, (await scaled.data()) as Float32Array);
+        scaled.dispose();
+        grad.dispose();
+      }
+      tf.dispose([images, ...(teacherLogits ? [teacherLogits] : [])]);
+      timings.compute += performance.now() - started;
+      started = performance.now();
+      const base = shard * parameterLayout.size;
+      for (const [index, slot] of parameterLayout.slots.entries()) {
+        const value = values.get(slot.name);
+        const region = memory.gradients.subarray(base + slot.offset, base + slot.offset + slot.size);
+        if (value === undefined) region.fill(0);
+        else region.set(value);
+        memory.touched[shard * parameterLayout.slots.length + index] = value === undefined ? 0 : 1;
+      }
+      await store(net.buffers, bufferLayout, memory.shardBuffers, shard * bufferLayout.size);
+      timings.write += performance.now() - started;
+      results.push({ shard, losses: result.losses });
+    }
+    return { type: 'done', id: message.id, results, timings, ...(message.profile ? { kernels } : {}) };
+  }
+
+  port!.on('message', (message: ToWorker) => {
+    if (message.type === 'close') {
+      net.dispose();
+      port!.close();
+      return;
+    }
+    if (message.type === 'attach') {
+      shared = message;
+      void (async () => {
+        if (message.writeInitial) {
+          await store(net.parameters, parameterLayout, message.parameters, 0);
+          await store(net.buffers, bufferLayout, message.buffers, 0);
+        }
+        send({ type: 'attached' });
+      })();
+      return;
+    }
+    step(message).then(send, (error: unknown) => {
+      const e = error as { message?: string; code?: string };
+      send({ type: 'error', id: message.id, message: e?.message ?? String(error), code: e?.code });
+    });
+  });
+}
+
+main().catch((error: unknown) => {
+  const e = error as { message?: string; code?: string };
+  send({ type: 'error', message: e?.message ?? String(error), code: e?.code });
+});
