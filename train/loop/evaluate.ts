@@ -1,0 +1,84 @@
+// Evaluation of subnets (ofav2.md s3): BN statistics recomputed on ~2000 training images in batches of
+// 200, then top-1 and loss on a held-out set. Runs on the main thread's Supernet.
+import * as tf from '@tensorflow/tfjs-core';
+import { configId, type SubnetConfig } from '../../space/index.ts';
+import { BatchIterator, type DatasetSpec, type ImageSet } from '../data/index.ts';
+import type { Supernet } from '../supernet/index.ts';
+
+export interface EvalOptions {
+  /** Images used to recompute BN statistics (default 2000; 0 keeps the running statistics). */
+  recalibrationImages?: number;
+  recalibrationBatch?: number;
+  /** Images of the evaluation set used (default all). */
+  maxImages?: number;
+  batchSize?: number;
+  seed?: number;
+}
+
+export interface EvalResult {
+  id: string;
+  config: SubnetConfig;
+  top1: number;
+  loss: number;
+  images: number;
+}
+
+/** Copies plain arrays into tfjs variables of the same names (all names must exist). */
+export function assignVariables(variables: Map<string, tf.Variable>, values: Map<string, Float32Array>): void {
+  for (const [name, data] of values) {
+    const variable = variables.get(name);
+    if (!variable) throw new Error(`no variable named ${name}`);
+    const tensor = tf.tensor(data, variable.shape, 'float32');
+    variable.assign(tensor);
+    tensor.dispose();
+  }
+}
+
+function* imageBatches(set: ImageSet, spec: DatasetSpec, resolution: number, batchSize: number, limit: number, augment: boolean, seed: number) {
+  const iterator = new BatchIterator(set, spec, { batchSize, resolutions: [resolution], shuffle: augment, augment, dropLast: false, seed });
+  let seen = 0;
+  for (const batch of iterator.epochBatches(0)) {
+    if (seen >= limit) break;
+    const take = Math.min(batch.size, limit - seen);
+    seen += take;
+    yield { batch, take };
+  }
+}
+
+/**
+ * Recalibrates BN for `config` on `calibration` images, then measures top-1 and cross-entropy on `set`.
+ * Changes the supernet's BN running statistics (the caller restores them if it needs to).
+ */
+export function evaluateSubnet(net: Supernet, config: SubnetConfig, calibration: ImageSet, set: ImageSet, spec: DatasetSpec, options: EvalOptions = {}): EvalResult {
+  const recalibrationImages = Math.min(options.recalibrationImages ?? 2000, calibration.count);
+  if (recalibrationImages > 0) {
+    const tensors: tf.Tensor4D[] = [];
+    for (const { batch, take } of imageBatches(calibration, spec, config.resolution, options.recalibrationBatch ?? 200, recalibrationImages, true, options.seed ?? 0)) {
+      tensors.push(tf.tensor4d(batch.images.subarray(0, take * config.resolution * config.resolution * batch.channels), [take, config.resolution, config.resolution, batch.channels]));
+    }
+    try {
+      net.recalibrateBatchNorm(config, tensors);
+    } finally {
+      tf.dispose(tensors);
+    }
+  }
+  let correct = 0;
+  let lossSum = 0;
+  let count = 0;
+  const limit = Math.min(options.maxImages ?? set.count, set.count);
+  for (const { batch, take } of imageBatches(set, spec, config.resolution, options.batchSize ?? 200, limit, false, 0)) {
+    const [hits, loss] = tf.tidy(() => {
+      const images = tf.tensor4d(batch.images.subarray(0, take * config.resolution * config.resolution * batch.channels), [take, config.resolution, config.resolution, batch.channels]);
+      const labels = tf.tensor1d(batch.labels.subarray(0, take), 'int32');
+      const logits = net.forward(config, images, { training: false });
+      const predicted = tf.argMax(logits, 1);
+      const hitCount = tf.sum(tf.cast(tf.equal(predicted, labels), 'float32'));
+      const ce = tf.sum(tf.neg(tf.sum(tf.mul(tf.oneHot(labels, logits.shape[1]), tf.logSoftmax(logits)), 1)));
+      return [hitCount.dataSync()[0], ce.dataSync()[0]];
+    });
+    correct += hits;
+    lossSum += loss;
+    count += take;
+  }
+  return { id: configId(config), config, top1: count > 0 ? correct / count : 0, loss: count > 0 ? lossSum / count : 0, images: count };
+}
