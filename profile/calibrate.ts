@@ -1,7 +1,9 @@
 // Calibration and validation of the latency predictor on measured whole subnets (pipeline.md: "a
 // per-device calibration fitted on measured whole subnets; its quality is reported as the share of
 // held-out subnets within +-5% and +-10% of measured, and rank correlation").
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { writeFileAtomic, writeJsonAtomic } from '../lib/atomic.ts';
 import { OfaError } from '../lib/errors.ts';
@@ -26,7 +28,7 @@ import {
   type CalibrationPoint,
 } from './predictor.ts';
 import { spearman } from './stats.ts';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export interface SubnetRunOptions {
   device: DeviceProfile;
@@ -68,10 +70,25 @@ interface MeasuredSubnet extends CalibrationPoint {
   config: SubnetConfig;
 }
 
-/** Exported subnets are cached by (config id, weight seed): the same held-out set is measured on every device. */
+/** A hash of the exporter's sources: a changed exporter never reuses models cached by an older one. */
+let exporterHash: string | undefined;
+function exporterVersion(): string {
+  if (exporterHash === undefined) {
+    const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'export');
+    const hash = createHash('sha256');
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts')).sort()) hash.update(file).update(readFileSync(join(dir, file)));
+    exporterHash = hash.digest('hex').slice(0, 12);
+  }
+  return exporterHash;
+}
+
+/**
+ * Exported subnets are cached by (config id, weight seed, exporter version) in the OS temp folder:
+ * exporting takes about a second per subnet, and the same held-out set is measured on every device.
+ */
 function cachedSubnetModel(config: SubnetConfig, seed: number): Uint8Array {
   const dir = join(tmpdir(), 'ofav2-subnet-models');
-  const file = join(dir, `${config.preset}-${config.variant}-${configId(config)}-${seed}.onnx`);
+  const file = join(dir, `${config.preset}-${config.variant}-${configId(config)}-${seed}-${exporterVersion()}.onnx`);
   if (existsSync(file)) return new Uint8Array(readFileSync(file));
   const bytes = subnetModel(config, seed);
   mkdirSync(dir, { recursive: true });
