@@ -11,6 +11,8 @@ interface CommandGroup {
 // Registry of sub-command groups (style.md: a registry of small config objects).
 const COMMANDS: Record<string, CommandGroup> = {
   space: { summary: 'inspect the search space: info, sample, validate, stats', load: () => import('./space.ts') },
+  train: { summary: 'train the supernet for one phase (resumable, both cores)', load: () => import('./train.ts') },
+  eval: { summary: 'top-1 of a subnet of a checkpoint on the test split', load: async () => ({ run: (await import('./train.ts')).runEval }) },
   export: { summary: 'export subnets to ONNX (BN folded, opset 17); inspect ONNX models', load: () => import('./export.ts') },
   profile: { summary: 'device profiles, latency measurement, lookup tables, latency predictor', load: () => import('./profile.ts') },
 };

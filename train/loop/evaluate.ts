@@ -2,7 +2,7 @@
 // 200, then top-1 and loss on a held-out set. Runs on the main thread's Supernet.
 import * as tf from '@tensorflow/tfjs-core';
 import { configId, type SubnetConfig } from '../../space/index.ts';
-import { BatchIterator, type DatasetSpec, type ImageSet } from '../data/index.ts';
+import { BatchIterator, subsetImages, type DatasetSpec, type ImageSet } from '../data/index.ts';
 import type { Supernet } from '../supernet/index.ts';
 
 export interface EvalOptions {
@@ -66,7 +66,9 @@ export function evaluateSubnet(net: Supernet, config: SubnetConfig, calibration:
   let lossSum = 0;
   let count = 0;
   const limit = Math.min(options.maxImages ?? set.count, set.count);
-  for (const { batch, take } of imageBatches(set, spec, config.resolution, options.batchSize ?? 200, limit, false, 0)) {
+  // A partial evaluation uses a seeded random subset: sets may be stored in class order.
+  const evalSet = limit < set.count ? subsetImages(set, limit, options.seed ?? 0) : set;
+  for (const { batch, take } of imageBatches(evalSet, spec, config.resolution, options.batchSize ?? 200, limit, false, 0)) {
     const [hits, loss] = tf.tidy(() => {
       const images = tf.tensor4d(batch.images.subarray(0, take * config.resolution * config.resolution * batch.channels), [take, config.resolution, config.resolution, batch.channels]);
       const labels = tf.tensor1d(batch.labels.subarray(0, take), 'int32');

@@ -1,0 +1,158 @@
+// `ofa train` and `ofa eval`: the training loop and the evaluation of a subnet of a checkpoint.
+import { readFileSync } from 'node:fs';
+import { OfaError } from '../lib/errors.ts';
+import { DEFAULT_PRESET, DEFAULT_VARIANT, PRESET_NAMES, VARIANT_NAMES, parseJson, sampleMax, validateConfig, type SubnetConfig } from '../space/index.ts';
+import { helpText, log, out, parseArgs, type CommandSpec } from './args.ts';
+
+export const TRAIN_SPEC: CommandSpec = {
+  name: 'train',
+  summary: 'train the supernet for one phase (resumable, both cores)',
+  usage: 'ofa train [--preset P] [--variant V] [--phase NAME] --epochs N [--out DIR] [--resume] [options]',
+  flags: {
+    preset: { type: 'string', description: 'preset', default: DEFAULT_PRESET, choices: PRESET_NAMES, placeholder: 'NAME' },
+    variant: { type: 'string', description: 'supernet variant', default: DEFAULT_VARIANT, choices: VARIANT_NAMES, placeholder: 'NAME' },
+    phase: { type: 'string', description: 'training phase (ofav2.md s3): full, kernel, level-1/2, height-1..4, depth-1/2, expand-1/2', default: 'full', placeholder: 'NAME' },
+    epochs: { type: 'int', description: 'epochs of this run (the LR schedule spans them)', default: 5, placeholder: 'N' },
+    out: { type: 'string', description: 'run folder (checkpoints, log.jsonl)', default: 'runs/fashion-ee-d-full', placeholder: 'DIR' },
+    resume: { type: 'boolean', description: 'continue the run in --out from its latest checkpoint' },
+    'batch-size': { type: 'int', description: 'images per step', default: 64, placeholder: 'N' },
+    lr: { type: 'number', description: "base learning rate (default: the phase's)", placeholder: 'LR' },
+    seed: { type: 'int', description: 'seed of initialisation, data order and sampling', default: 0, placeholder: 'S' },
+    'max-train-images': { type: 'int', description: 'train on a seeded subset of this many images', placeholder: 'M' },
+    'validation-size': { type: 'int', description: 'images held out of the training split for validation', default: 5000, placeholder: 'N' },
+    'eval-images': { type: 'int', description: 'validation images per evaluation', default: 2000, placeholder: 'N' },
+    'eval-every': { type: 'int', description: 'evaluate every N epochs (0: only at the end)', default: 1, placeholder: 'N' },
+    teacher: { type: 'string', description: 'teacher checkpoint for knowledge distillation (its largest subnet)', placeholder: 'DIR' },
+    workers: { type: 'int', description: 'worker threads (default: all cores)', placeholder: 'N' },
+    shards: { type: 'int', description: 'BN shards per batch (results depend on it, not on --workers)', default: 2, placeholder: 'N' },
+    backend: { type: 'string', description: 'tfjs backend', default: 'auto', choices: ['auto', 'tfjs-node', 'wasm', 'cpu'], placeholder: 'NAME' },
+    'data-dir': { type: 'string', description: 'data set folder (CIFAR-10, Tiny ImageNet)', placeholder: 'DIR' },
+    'cache-dir': { type: 'string', description: 'cache folder for converted data (default $OFA_CACHE_DIR or .cache/ofav2)', placeholder: 'DIR' },
+    quiet: { type: 'boolean', description: 'no progress output' },
+  },
+  examples: [
+    'ofa train --preset fashion --variant ee-d --phase full --epochs 5 --out runs/fashion',
+    'ofa train --preset fashion --variant ee-d --phase full --epochs 5 --out runs/fashion --resume',
+    'ofa train --variant ofa --epochs 1 --max-train-images 2000 --out runs/quick',
+  ],
+};
+
+export const EVAL_SPEC: CommandSpec = {
+  name: 'eval',
+  summary: 'top-1 of a subnet of a checkpoint on the test split (BN recalibrated first)',
+  usage: 'ofa eval --checkpoint DIR [--subnet cfg.json] [--json]',
+  flags: {
+    checkpoint: { type: 'string', description: 'checkpoint folder, or a run folder (its latest checkpoint)', placeholder: 'DIR' },
+    subnet: { type: 'string', description: 'subnet config file (default: the largest subnet)', placeholder: 'FILE' },
+    split: { type: 'string', description: 'which split', default: 'test', choices: ['test', 'validation'], placeholder: 'NAME' },
+    'max-images': { type: 'int', description: 'evaluate on at most this many images', placeholder: 'N' },
+    'recalibration-images': { type: 'int', description: 'training images for BN recalibration (0: keep running statistics)', default: 2000, placeholder: 'N' },
+    backend: { type: 'string', description: 'tfjs backend', default: 'auto', choices: ['auto', 'tfjs-node', 'wasm', 'cpu'], placeholder: 'NAME' },
+    'data-dir': { type: 'string', description: 'data set folder (CIFAR-10, Tiny ImageNet)', placeholder: 'DIR' },
+    'cache-dir': { type: 'string', description: 'cache folder for converted data', placeholder: 'DIR' },
+    json: { type: 'boolean', description: 'print JSON' },
+  },
+  examples: ['ofa eval --checkpoint runs/fashion --subnet subnet.json', 'ofa eval --checkpoint runs/fashion/step-0004295 --json'],
+};
+
+function positive(name: string, value: unknown, min = 1): void {
+  if (value !== undefined && (typeof value !== 'number' || value < min)) {
+    throw new OfaError('E_FLAG', `--${name} ${value} is not valid; allowed: an integer >= ${min}`);
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const parsed = parseArgs(TRAIN_SPEC, argv);
+  if (parsed.help) {
+    out(helpText(TRAIN_SPEC));
+    return 0;
+  }
+  if (parsed.positionals.length > 0) throw new OfaError('E_ARGS', `ofa train: unexpected argument ${JSON.stringify(parsed.positionals[0])}`, { hint: 'run `ofa train --help`' });
+  const f = parsed.flags;
+  positive('epochs', f.epochs);
+  positive('batch-size', f['batch-size']);
+  positive('max-train-images', f['max-train-images']);
+  positive('workers', f.workers);
+  positive('shards', f.shards);
+  positive('validation-size', f['validation-size'], 0);
+  positive('eval-every', f['eval-every'], 0);
+  if (f.lr !== undefined && !((f.lr as number) > 0)) throw new OfaError('E_FLAG', `--lr ${f.lr} is not valid; allowed: a number > 0`);
+  const { train } = await import('../train/loop/index.ts');
+  const result = await train({
+    preset: f.preset as string,
+    variant: f.variant as string,
+    phase: f.phase as string,
+    epochs: f.epochs as number,
+    outDir: f.out as string,
+    resume: f.resume === true,
+    batchSize: f['batch-size'] as number,
+    baseLr: f.lr as number | undefined,
+    seed: f.seed as number,
+    maxTrainImages: f['max-train-images'] as number | undefined,
+    validationSize: f['validation-size'] as number,
+    evalImages: f['eval-images'] as number,
+    evalEvery: f['eval-every'] as number,
+    teacher: f.teacher as string | undefined,
+    workers: f.workers as number | undefined,
+    shards: f.shards as number,
+    backend: f.backend as 'auto',
+    dataDir: f['data-dir'] as string | undefined,
+    cacheDir: f['cache-dir'] as string | undefined,
+    quiet: f.quiet === true,
+  });
+  const last = result.evaluations.at(-1);
+  log(
+    `done: ${result.stepsDone}/${result.totalSteps} steps in ${(result.seconds / 60).toFixed(1)} min (${result.imagesPerSecond.toFixed(1)} img/s); checkpoint ${result.lastCheckpoint ?? 'none'}` +
+      (last ? `; validation top-1 ${last.results.map((r) => `${(100 * r.top1).toFixed(2)}%`).join(', ')}` : ''),
+  );
+  return 0;
+}
+
+export async function runEval(argv: string[]): Promise<number> {
+  const parsed = parseArgs(EVAL_SPEC, argv);
+  if (parsed.help) {
+    out(helpText(EVAL_SPEC));
+    return 0;
+  }
+  const f = parsed.flags;
+  if (typeof f.checkpoint !== 'string') throw new OfaError('E_FLAG', 'ofa eval: --checkpoint DIR is required', { hint: 'run `ofa eval --help`' });
+  const { loadCheckpoint, latestCheckpoint, PARAM_PREFIX, BUFFER_PREFIX } = await import('../train/checkpoint/index.ts');
+  const dir = latestCheckpoint(f.checkpoint) ?? f.checkpoint;
+  const checkpoint = loadCheckpoint(dir);
+  const { preset, variant } = checkpoint.manifest;
+  let config: SubnetConfig;
+  if (typeof f.subnet === 'string') {
+    let text: string;
+    try {
+      text = readFileSync(f.subnet, 'utf8');
+    } catch (error) {
+      throw new OfaError('E_READ', `--subnet ${JSON.stringify(f.subnet)}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    }
+    config = validateConfig(parseJson(text, f.subnet), { input: f.subnet });
+    if (config.preset !== preset || config.variant !== variant) {
+      throw new OfaError('E_CONFIG_CHECKPOINT', `--subnet ${f.subnet} is for ${config.preset}/${config.variant}; the checkpoint is ${preset}/${variant}`, { hint: 'sample a config of the checkpoint\'s preset and variant' });
+    }
+  } else config = sampleMax({ preset, variant });
+  const { initBackend } = await import('../train/backend/index.ts');
+  await initBackend({ prefer: f.backend as 'auto', log: !f.json });
+  const { Supernet } = await import('../train/supernet/index.ts');
+  const { assignVariables, evaluateSubnet } = await import('../train/loop/index.ts');
+  const { loadDataset, PRESET_DATASETS } = await import('../train/data/index.ts');
+  const net = new Supernet({ preset, variant, seed: checkpoint.manifest.seed });
+  const strip = (prefix: string) => new Map([...checkpoint.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t.data]));
+  assignVariables(net.parameters, strip(PARAM_PREFIX));
+  assignVariables(net.buffers, strip(BUFFER_PREFIX));
+  const data = loadDataset(PRESET_DATASETS[preset] ?? preset, { dir: f['data-dir'] as string | undefined, cacheDir: f['cache-dir'] as string | undefined });
+  const set = f.split === 'validation' ? data.validation : data.test;
+  const started = performance.now();
+  const result = evaluateSubnet(net, config, data.train, set, data.spec, {
+    recalibrationImages: f['recalibration-images'] as number,
+    maxImages: f['max-images'] as number | undefined,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  net.dispose();
+  const report = { checkpoint: dir, preset, variant, split: f.split, subnet: result.id, config, top1: result.top1, loss: result.loss, images: result.images, seconds };
+  if (f.json) out(JSON.stringify(report, null, 2));
+  else out(`${preset}/${variant} subnet ${result.id} (${config.resolution}px${config.exit ? `, exit ${config.exit}` : ''}): top-1 ${(100 * result.top1).toFixed(2)}% on ${result.images} ${f.split} images, loss ${result.loss.toFixed(4)} (${seconds.toFixed(1)} s)`);
+  return 0;
+}
