@@ -69,6 +69,8 @@ export interface StepDone {
   /** Milliseconds: loading parameters, forward+backward (computeGradients), writing gradients. */
   timings: { load: number; compute: number; write: number };
   kernels?: Record<string, number>;
+  /** With profile: ms of the forward passes alone (measured separately). */
+  forward?: number;
 }
 
 export interface WorkerFailure {

@@ -74,6 +74,8 @@ export interface GradientStep {
   timings: StepTimings;
   /** With options.profile: milliseconds per tfjs kernel, summed over workers. */
   kernels?: Record<string, number>;
+  /** With options.profile: ms of the forward passes alone (a separate run), summed over workers. */
+  forward?: number;
 }
 
 interface WorkerHandle {
@@ -253,8 +255,10 @@ export class ParallelTrainer {
     }
     const slowest = (key: 'load' | 'compute' | 'write') => Math.max(...replies.map((r) => r.timings[key]));
     let kernels: Record<string, number> | undefined;
+    let forward: number | undefined;
     if (profile) {
       kernels = {};
+      forward = replies.reduce((total, reply) => total + (reply.forward ?? 0), 0);
       for (const reply of replies) for (const [name, ms] of Object.entries(reply.kernels ?? {})) kernels[name] = (kernels[name] ?? 0) + ms;
     }
     const now = performance.now();
@@ -263,7 +267,7 @@ export class ParallelTrainer {
       losses,
       gradients: views,
       timings: { total: now - started, load: slowest('load'), compute: slowest('compute'), write: slowest('write'), reduce: now - reduceStarted, update: 0 },
-      ...(kernels ? { kernels } : {}),
+      ...(kernels ? { kernels, forward } : {}),
     };
   }
 

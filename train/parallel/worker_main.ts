@@ -4,7 +4,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/index.ts';
-import { Supernet, computeGradients } from '../supernet/index.ts';
+import { Supernet, computeGradients, subnetLoss } from '../supernet/index.ts';
 import { type Layout, layoutOf } from './layout.ts';
 import type { AttachMessage, FromWorker, StepDone, StepMessage, ToWorker, WorkerInit } from './protocol.ts';
 
@@ -49,6 +49,7 @@ async function main(): Promise<void> {
     const classes = net.preset.numClasses;
     const results: StepDone['results'] = [];
     const kernels: Record<string, number> = {};
+    let forward = 0;
     for (const shard of message.shards) {
       const [start, end] = message.shardRows[shard];
       const rows = end - start;
@@ -69,6 +70,17 @@ async function main(): Promise<void> {
       });
       let result: ReturnType<typeof computeGradients>;
       if (message.profile) {
+        // The forward alone (same shard, same BN state afterwards restored by the next load), so
+        // that the profile can split the step into forward and backward.
+        const forwardStarted = performance.now();
+        for (const config of message.configs) {
+          const lossValue = subnetLoss(net, config, images, message.labels.subarray(start, end), { ...message.loss, dropoutSeed: message.loss.dropoutSeed, teacherLogits });
+          await lossValue.data();
+          lossValue.dispose();
+        }
+        forward += performance.now() - forwardStarted;
+        load(net.buffers, bufferLayout, memory.buffers);
+        started = performance.now();
         let captured: ReturnType<typeof computeGradients> | undefined;
         const info = await tf.profile(() => {
           captured = run();
@@ -105,7 +117,7 @@ async function main(): Promise<void> {
       timings.write += performance.now() - started;
       results.push({ shard, losses: result.losses });
     }
-    return { type: 'done', id: message.id, results, timings, ...(message.profile ? { kernels } : {}) };
+    return { type: 'done', id: message.id, results, timings, ...(message.profile ? { kernels, forward } : {}) };
   }
 
   port!.on('message', (message: ToWorker) => {
