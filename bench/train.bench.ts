@@ -5,6 +5,7 @@
 // forward, backward by kernel (tf.profile in the worker), gradient exchange and the SGD update.
 // Run alone: `flock /tmp/ofav2-heavy.lock npm run bench -- train` (BENCH_TRAIN_STEPS=n timed steps,
 // BENCH_TRAIN_CPU=0 skips the slow cpu baseline).
+import os from 'node:os';
 import { createRng } from '../lib/rng.ts';
 import { sampleMax, type SubnetConfig } from '../space/index.ts';
 import type { BackendPreference } from '../train/backend/index.ts';
@@ -27,6 +28,8 @@ function batch(seed: number): StepInput {
 interface Measured {
   imagesPerSecond: number;
   stepMs: number;
+  /** CPU time of the whole process (all threads) per step: the work, whatever else runs here. */
+  cpuMs: number;
   trainer?: ParallelTrainer;
 }
 
@@ -36,10 +39,13 @@ async function measure(variant: string, config: SubnetConfig, backend: BackendPr
     const input = batch(2);
     const options = { lr: 0.01, dropout: true, dropoutSeed: 3 };
     for (let i = 0; i < warmup; i++) await trainer.step([config], input, options);
+    const cpu = process.cpuUsage();
     const started = performance.now();
     for (let i = 0; i < steps; i++) await trainer.step([config], input, options);
     const stepMs = (performance.now() - started) / steps;
-    return { imagesPerSecond: (BATCH * 1000) / stepMs, stepMs, ...(keep ? { trainer } : {}) };
+    const used = process.cpuUsage(cpu);
+    const cpuMs = (used.user + used.system) / 1000 / steps;
+    return { imagesPerSecond: (BATCH * 1000) / stepMs, stepMs, cpuMs, ...(keep ? { trainer } : {}) };
   } finally {
     if (!keep) await trainer.close();
   }
@@ -50,15 +56,18 @@ const fmt = (value: number, digits = 1) => value.toFixed(digits);
 export async function run(): Promise<void> {
   const steps = Number(process.env.BENCH_TRAIN_STEPS ?? 5);
   const withCpu = process.env.BENCH_TRAIN_CPU !== '0';
+  // The machine is shared: the load average says how much of the 2 cores this run could have.
+  console.log(`load average ${os.loadavg().map((v) => v.toFixed(2)).join(' ')} on ${os.availableParallelism()} cores`);
   console.log(`training step: preset ${PRESET} max subnet, batch ${BATCH}, resolution ${RESOLUTION}, ${SHARDS} BN shards, ${steps} timed steps after 2 warm-up steps`);
   for (const variant of ['ofa', 'ee-d']) {
     const config = { ...sampleMax({ preset: PRESET, variant }), resolution: RESOLUTION };
     const one = await measure(variant, config, 'wasm', 1, 2, steps, true);
     const two = await measure(variant, config, 'wasm', 2, 2, steps);
     const cpu = withCpu ? await measure(variant, config, 'cpu', 1, 0, 1) : undefined;
-    console.log(`${variant}: wasm 1 worker ${fmt(one.imagesPerSecond)} img/s (${fmt(one.stepMs, 0)} ms/step), 2 workers ${fmt(two.imagesPerSecond)} img/s (${fmt(two.stepMs, 0)} ms/step), second worker x${fmt(two.imagesPerSecond / one.imagesPerSecond, 2)}`);
+    console.log(`${variant}: wasm 1 worker ${fmt(one.imagesPerSecond)} img/s (${fmt(one.stepMs, 0)} ms/step, ${fmt(one.cpuMs, 0)} ms CPU), 2 workers ${fmt(two.imagesPerSecond)} img/s (${fmt(two.stepMs, 0)} ms/step, ${fmt(two.cpuMs, 0)} ms CPU), second worker x${fmt(two.imagesPerSecond / one.imagesPerSecond, 2)}`);
+    console.log(`${variant}: per CPU-second (independent of other load): 1 worker ${fmt((BATCH * 1000) / one.cpuMs)} img/s, 2 workers ${fmt((BATCH * 1000) / two.cpuMs)} img/s; with 2 free cores 2 workers would reach ~${fmt((2 * BATCH * 1000) / two.cpuMs)} img/s`);
     if (cpu) {
-      console.log(`${variant}: cpu backend (naive baseline) ${fmt(cpu.imagesPerSecond, 2)} img/s (${fmt(cpu.stepMs, 0)} ms/step); wasm 1 worker x${fmt(one.imagesPerSecond / cpu.imagesPerSecond)}, 2 workers x${fmt(two.imagesPerSecond / cpu.imagesPerSecond)}`);
+      console.log(`${variant}: cpu backend (naive baseline) ${fmt(cpu.imagesPerSecond, 2)} img/s (${fmt(cpu.stepMs, 0)} ms/step, ${fmt(cpu.cpuMs, 0)} ms CPU); wasm 1 worker x${fmt(one.imagesPerSecond / cpu.imagesPerSecond)}, 2 workers x${fmt(two.imagesPerSecond / cpu.imagesPerSecond)}`);
     }
     // Where the time goes: one profiled step on the 1-worker trainer (both shards in one thread).
     const trainer = one.trainer!;
