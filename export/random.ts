@@ -40,6 +40,13 @@ import type {
 export const BN_EPSILON = 1e-5;
 /** BN gamma scale at the end of every branch: keeps deep random nets with residual, branch and dense sums O(1). */
 const BRANCH_END_GAMMA = 0.3;
+/**
+ * A BN followed by an activation gets gamma x0.5 and beta +1: activations then work mostly in their
+ * near-linear range. With gamma ~1, beta ~0 the random nets were chaotic (a few inputs gave logits x100,
+ * and float rounding grew to 2e-4 on the logits); with these, 240 micro nets stayed within 3e-5.
+ */
+const ACT_GAMMA = 0.5;
+const ACT_BETA = 1;
 
 function uniform(rng: Rng, low: number, high: number): number {
   return low + (high - low) * rng.next();
@@ -61,10 +68,10 @@ function randomVector(length: number, make: () => number): Float32Array {
 }
 
 /** `gammaScale` < 1 for the BN that ends a branch, so that branch, residual and dense-skip sums stay O(1). */
-export function randomBatchNorm(rng: Rng, channels: number, gammaScale = 1): StaticBatchNorm {
+export function randomBatchNorm(rng: Rng, channels: number, gammaScale = 1, betaShift = 0): StaticBatchNorm {
   return {
     gamma: randomVector(channels, () => gammaScale * uniform(rng, 0.5, 1.5)),
-    beta: randomVector(channels, () => 0.2 * rng.normal()),
+    beta: randomVector(channels, () => betaShift + 0.2 * rng.normal()),
     movingMean: randomVector(channels, () => 0.3 * rng.normal()),
     movingVariance: randomVector(channels, () => uniform(rng, 0.5, 2)),
     epsilon: BN_EPSILON,
@@ -97,7 +104,10 @@ export function randomConv(rng: Rng, spec: RandomConvSpec): StaticConv {
     activation: spec.activation,
   };
   if (spec.bias) conv.bias = randomVector(spec.outChannels, () => 0.1 * rng.normal());
-  if (spec.batchNorm ?? true) conv.batchNorm = randomBatchNorm(rng, spec.outChannels, spec.gammaScale);
+  if (spec.batchNorm ?? true) {
+    const activated = spec.activation !== 'none';
+    conv.batchNorm = randomBatchNorm(rng, spec.outChannels, (spec.gammaScale ?? 1) * (activated ? ACT_GAMMA : 1), activated ? ACT_BETA : 0);
+  }
   return conv;
 }
 
@@ -158,7 +168,7 @@ export function randomLayer(rng: Rng, geometry: LayerGeometry): StaticLayer {
       activation: geometry.activation,
       ...(needsConv
         ? { conv: randomConv(rng, { inChannels: geometry.inChannels, outChannels: geometry.outChannels, kernel: 1, stride: 1, activation: geometry.activation, gammaScale: BRANCH_END_GAMMA }) }
-        : { batchNorm: randomBatchNorm(rng, geometry.outChannels, BRANCH_END_GAMMA) }),
+        : { batchNorm: randomBatchNorm(rng, geometry.outChannels, BRANCH_END_GAMMA * ACT_GAMMA, ACT_BETA) }),
     };
   }
   return layer;
@@ -205,13 +215,14 @@ export function randomStaticSubnet(config: SubnetConfig, seed: number): StaticSu
 }
 
 /**
- * Images in the calibration batch: enough for 64 values per channel on the smallest map (the head's
- * input). With 8 images of 1x1 maps, the statistics fit those images only and fresh inputs grew x100
- * through 20 layers (measured on `micro`); 64 values per channel kept logits O(1).
+ * Images in the calibration batch: enough for 32 values per channel on the smallest map (the head's
+ * input); 8 values per channel (8 images, 1x1 maps) gave statistics that fit those images only.
  */
+const CALIBRATION_VALUES = 32;
+
 function calibrationBatch(subnet: StaticSubnet): number {
   const area = subnet.head.geometry.inputSize ** 2;
-  return Math.min(64, Math.max(4, Math.ceil(64 / area)));
+  return Math.min(CALIBRATION_VALUES, Math.max(4, Math.ceil(CALIBRATION_VALUES / area)));
 }
 
 function calibrateBatchNorm(subnet: StaticSubnet, rng: Rng): void {
@@ -220,7 +231,7 @@ function calibrateBatchNorm(subnet: StaticSubnet, rng: Rng): void {
   const pixels = randomVector(batch * r * r * subnet.inputChannels, () => rng.normal());
   tf.tidy(() => {
     const images = tf.tensor4d(pixels, [batch, r, r, subnet.inputChannels]);
-    staticForward(subnet, images, {
+    const logits = staticForward(subnet, images, {
       beforeBatchNorm: (input, bn) => {
         const { mean, variance } = tf.moments(input, [0, 1, 2]);
         const means = mean.dataSync();
@@ -236,5 +247,14 @@ function calibrateBatchNorm(subnet: StaticSubnet, rng: Rng): void {
         }
       },
     });
+    // Logits of a trained classifier are O(1); random deep nets give O(10..100). Rescale the classifier so
+    // that the logits' root mean square on the calibration batch is 1 (RMS, not the standard deviation:
+    // random nets give nearly the same logits for every image, and dividing by that small spread would
+    // blow the common part up): an absolute tolerance on the logits (the tests: 1e-4) then means the
+    // same on every random net.
+    const rms = Math.sqrt(tf.mean(tf.square(logits)).dataSync()[0]) + 1e-6;
+    const { weight, bias } = subnet.head.classifier;
+    for (let i = 0; i < weight.data.length; i++) weight.data[i] /= rms;
+    for (let i = 0; i < bias.length; i++) bias[i] /= rms;
   });
 }
