@@ -24,6 +24,7 @@ import {
   type SubnetConfig,
 } from '../space/index.ts';
 import { emitHead, emitLayer, emitStem, emitSum, type EmitContext } from './emit.ts';
+import type { StaticHead, StaticLayer, StaticSubnet } from '../train/static.ts';
 import { GraphBuilder, type ModelProto, type TensorInfo } from './onnx.ts';
 import { randomHead, randomLayer, randomStem } from './random.ts';
 import { BATCH_DIM } from './subnet.ts';
@@ -233,43 +234,57 @@ function summedInputs(count: number, channels: number, size: number): TensorInfo
   return Array.from({ length: count }, (_, i) => ({ name: `input${i}`, shape: [BATCH_DIM, channels, size, size] }));
 }
 
+export type BlockWeights =
+  | { kind: 'stem'; stem: StaticSubnet['stem'] }
+  | { kind: 'layer'; layer: StaticLayer }
+  | { kind: 'stageOutput' }
+  | { kind: 'head'; head: StaticHead };
+
+/** The random weights exportBlock uses for `spec` and `seed` (uncalibrated BN: latency needs no scale). */
+export function randomBlockWeights(spec: BlockSpec, seed = 0): BlockWeights {
+  checkSpec(spec);
+  const rng = createRng(seed);
+  switch (spec.kind) {
+    case 'stem':
+      return { kind: 'stem', stem: randomStem(rng, { ...spec, outputSize: convOutputSize(spec.inputSize, spec.stride) }) };
+    case 'layer':
+      return { kind: 'layer', layer: randomLayer(rng, layerGeometryOf(spec)) };
+    case 'stageOutput':
+      return { kind: 'stageOutput' };
+    case 'head':
+      return { kind: 'head', head: randomHead(rng, headGeometryOf(spec)) };
+  }
+}
+
 /** One block as its own ONNX model with random weights (see the file comment for inputs and outputs). */
 export function exportBlock(spec: BlockSpec, options: BlockExportOptions = {}): ModelProto {
-  checkSpec(spec);
+  const weights = randomBlockWeights(spec, options.seed ?? 0);
   const graph = new GraphBuilder();
   const ctx: EmitContext = { graph, foldBatchNorm: options.foldBatchNorm ?? true };
-  const rng = createRng(options.seed ?? 0);
   let inputs: TensorInfo[];
   let output: TensorInfo;
   let last: string;
-  switch (spec.kind) {
-    case 'stem': {
-      inputs = summedInputs(1, spec.inChannels, spec.inputSize);
-      const geometry: StemGeometry = { ...spec, outputSize: convOutputSize(spec.inputSize, spec.stride) };
-      last = emitStem(ctx, { name: 'input', size: spec.inputSize }, randomStem(rng, geometry)).name;
-      output = { name: BLOCK_OUTPUT_NAME, shape: [BATCH_DIM, spec.outChannels, geometry.outputSize, geometry.outputSize] };
-      break;
-    }
-    case 'layer': {
-      inputs = summedInputs(spec.inputTerms, spec.inChannels, spec.inputSize);
-      const x = emitSum(ctx, 'layer.input', inputs.map((i) => i.name));
-      const geometry = layerGeometryOf(spec);
-      last = emitLayer(ctx, 'layer', { name: x, size: spec.inputSize }, randomLayer(rng, geometry)).name;
-      output = { name: BLOCK_OUTPUT_NAME, shape: [BATCH_DIM, spec.outChannels, geometry.outputSize, geometry.outputSize] };
-      break;
-    }
-    case 'stageOutput': {
-      inputs = summedInputs(spec.terms, spec.channels, spec.size);
-      last = emitSum(ctx, 'stage.output', inputs.map((i) => i.name));
-      output = { name: BLOCK_OUTPUT_NAME, shape: [BATCH_DIM, spec.channels, spec.size, spec.size] };
-      break;
-    }
-    case 'head': {
-      inputs = summedInputs(1, spec.inChannels, spec.inputSize);
-      last = emitHead(ctx, 'head', { name: 'input', size: spec.inputSize }, randomHead(rng, headGeometryOf(spec)));
-      output = { name: BLOCK_OUTPUT_NAME, shape: [BATCH_DIM, spec.numClasses] };
-      break;
-    }
+  if (spec.kind === 'stem' && weights.kind === 'stem') {
+    inputs = summedInputs(1, spec.inChannels, spec.inputSize);
+    const size = convOutputSize(spec.inputSize, spec.stride);
+    last = emitStem(ctx, { name: 'input', size: spec.inputSize }, weights.stem).name;
+    output = { name: BLOCK_OUTPUT_NAME, shape: [BATCH_DIM, spec.outChannels, size, size] };
+  } else if (spec.kind === 'layer' && weights.kind === 'layer') {
+    inputs = summedInputs(spec.inputTerms, spec.inChannels, spec.inputSize);
+    const x = emitSum(ctx, 'layer.input', inputs.map((i) => i.name));
+    const size = convOutputSize(spec.inputSize, spec.stride);
+    last = emitLayer(ctx, 'layer', { name: x, size: spec.inputSize }, weights.layer).name;
+    output = { name: BLOCK_OUTPUT_NAME, shape: [BATCH_DIM, spec.outChannels, size, size] };
+  } else if (spec.kind === 'stageOutput') {
+    inputs = summedInputs(spec.terms, spec.channels, spec.size);
+    last = emitSum(ctx, 'stage.output', inputs.map((i) => i.name));
+    output = { name: BLOCK_OUTPUT_NAME, shape: [BATCH_DIM, spec.channels, spec.size, spec.size] };
+  } else if (spec.kind === 'head' && weights.kind === 'head') {
+    inputs = summedInputs(1, spec.inChannels, spec.inputSize);
+    last = emitHead(ctx, 'head', { name: 'input', size: spec.inputSize }, weights.head);
+    output = { name: BLOCK_OUTPUT_NAME, shape: [BATCH_DIM, spec.numClasses] };
+  } else {
+    throw new Error(`exportBlock: weights of kind ${weights.kind} for a ${spec.kind} block`);
   }
   graph.renameLastOutput(last, BLOCK_OUTPUT_NAME);
   const cost = blockCost(spec);

@@ -3,6 +3,8 @@
 export { exportSubnet, randomInitSource, METADATA_KEYS, INPUT_NAME, OUTPUT_NAME, BATCH_DIM, type ExportOptions } from './subnet.ts';
 export {
   exportBlock,
+  randomBlockWeights,
+  type BlockWeights,
   blocksOfConfig,
   blockKey,
   blockCost,

@@ -1,0 +1,141 @@
+// Single-block export (issue 5, item 3): the blocks of a config cover every op of the subnet (costs add
+// up to space/cost.ts), each block model computes what the tfjs reference computes, its graph counts
+// match its analytic cost, and keys identify specs.
+import test from 'ava';
+import {
+  blockCost,
+  blockKey,
+  blocksOfConfig,
+  encodeModel,
+  exportBlock,
+  randomBlockWeights,
+  sumCosts,
+  type BlockSpec,
+} from '../../export/index.ts';
+import { isOfaError } from '../../lib/errors.ts';
+import { createRng } from '../../lib/rng.ts';
+import { VARIANT_NAMES, sampleRandom, subnetCost } from '../../space/index.ts';
+import { applyConv, applyHead, applyLayer, applyMBConv } from '../../train/static_forward.ts';
+import { countGraph } from './graph-counter.ts';
+import { closeSessions, maxAbsDiff, nhwcToNchw, openSessions, randomImages, runNode, runWeb, tf, useCpuBackend } from './harness.ts';
+
+test.before(useCpuBackend);
+
+test('blocks of a config: costs add up to subnetCost exactly (every variant, fashion and micro)', (t) => {
+  for (const preset of ['fashion', 'micro', 'tiny-imagenet'])
+    for (const variant of VARIANT_NAMES)
+      for (let seed = 0; seed < 10; seed++) {
+        const config = sampleRandom({ preset, variant }, createRng(seed));
+        const total = sumCosts(blocksOfConfig(config).map(blockCost));
+        t.deepEqual(total, subnetCost(config), `${preset} ${variant} seed ${seed}`);
+      }
+});
+
+test('blockKey: equal keys <=> equal specs; stage-output sums appear exactly for dense variants', (t) => {
+  const byKey = new Map<string, string>();
+  for (const variant of VARIANT_NAMES)
+    for (let seed = 0; seed < 30; seed++) {
+      const config = sampleRandom({ preset: 'fashion', variant }, createRng(seed));
+      const blocks = blocksOfConfig(config);
+      t.is(blocks[0].kind, 'stem');
+      t.is(blocks[blocks.length - 1].kind, 'head');
+      const sums = blocks.filter((b) => b.kind === 'stageOutput');
+      t.is(sums.length > 0, variant.includes('d'), `${variant}: stage-output blocks`);
+      for (const block of blocks) {
+        const key = blockKey(block);
+        const json = JSON.stringify(block);
+        const seen = byKey.get(key);
+        if (seen !== undefined) t.is(seen, json, `key ${key} names two different specs`);
+        byKey.set(key, json);
+      }
+    }
+  t.true(byKey.size > 100);
+  // A layer whose MBConv branch is off does not depend on kernel/expand: those fields are zeroed, one key.
+  let off = 0;
+  for (let seed = 0; seed < 5; seed++) {
+    for (const block of blocksOfConfig(sampleRandom({ preset: 'micro', variant: 'p' }, createRng(seed)))) {
+      if (block.kind !== 'layer' || (block.branches & 1) !== 0) continue;
+      off++;
+      t.deepEqual([block.kernel, block.mid, block.seMid, block.residual], [0, 0, 0, false]);
+    }
+  }
+  t.true(off > 0);
+});
+
+function reference(spec: BlockSpec, inputs: tf.Tensor4D[], seed: number): Float32Array {
+  const weights = randomBlockWeights(spec, seed);
+  return tf.tidy(() => {
+    let x = inputs[0];
+    for (let i = 1; i < inputs.length; i++) x = tf.add(x, inputs[i]);
+    switch (weights.kind) {
+      case 'stem':
+        return applyMBConv(applyConv(x, weights.stem.conv), weights.stem.block).dataSync() as Float32Array;
+      case 'layer':
+        return applyLayer(x, weights.layer).dataSync() as Float32Array;
+      case 'stageOutput':
+        return x.dataSync() as Float32Array;
+      case 'head':
+        return applyHead(x, weights.head).dataSync() as Float32Array;
+    }
+  });
+}
+
+function inputShape(spec: BlockSpec): { count: number; size: number; channels: number } {
+  switch (spec.kind) {
+    case 'stem':
+      return { count: 1, size: spec.inputSize, channels: spec.inChannels };
+    case 'layer':
+      return { count: spec.inputTerms, size: spec.inputSize, channels: spec.inChannels };
+    case 'stageOutput':
+      return { count: spec.terms, size: spec.size, channels: spec.channels };
+    case 'head':
+      return { count: 1, size: spec.inputSize, channels: spec.inChannels };
+  }
+}
+
+for (const variant of ['ofa', 'ee-d', 'd-p', 'ee-d-p']) {
+  test(`${variant}: every distinct block of 4 micro subnets: ONNX (node, web) == tfjs, graph MACs/params == blockCost`, async (t) => {
+    const specs = new Map<string, BlockSpec>();
+    for (let seed = 0; seed < 4; seed++) for (const block of blocksOfConfig(sampleRandom({ preset: 'micro', variant }, createRng(100 + seed)))) specs.set(blockKey(block), block);
+    let worst = 0;
+    for (const [n, [key, spec]] of [...specs.entries()].entries()) {
+      const bytes = encodeModel(exportBlock(spec, { seed: n }));
+      const cost = blockCost(spec);
+      const counted = countGraph(bytes);
+      t.is(counted.macs, cost.macs, `${key} MACs`);
+      t.is(counted.params, cost.deployedParams, `${key} params`);
+      const { count, size, channels } = inputShape(spec);
+      const batch = 2;
+      const raw = Array.from({ length: count }, (_, i) => randomImages(31 * n + i, batch, size, channels));
+      const expected = reference(spec, raw.map((data) => tf.tensor4d(data, [batch, size, size, channels])), n);
+      const feeds: Record<string, { data: Float32Array; dims: number[] }> = {};
+      raw.forEach((data, i) => {
+        feeds[count === 1 ? 'input' : `input${i}`] = { data: nhwcToNchw(data, batch, size, channels), dims: [batch, channels, size, size] };
+      });
+      const sessions = await openSessions(bytes, 'basic');
+      try {
+        const fromNode = await runNode(sessions.node, feeds);
+        const fromWeb = await runWeb(sessions.web, feeds);
+        // tfjs gives NHWC; the block's output is NCHW (or [N, classes] for heads).
+        const outChannels = fromNode.dims.length === 4 ? fromNode.dims[1] : 0;
+        const outSize = fromNode.dims.length === 4 ? fromNode.dims[2] : 0;
+        const want = outChannels ? nhwcToNchw(expected, batch, outSize, outChannels) : expected;
+        const d = Math.max(maxAbsDiff(fromNode.data, want), maxAbsDiff(fromWeb.data, want));
+        worst = Math.max(worst, d);
+        t.true(d <= 1e-4, `${key}: max abs diff ${d}`);
+      } finally {
+        await closeSessions(sessions);
+      }
+    }
+    t.log(`${variant}: ${specs.size} distinct blocks, worst max abs diff ${worst.toExponential(2)}`);
+  });
+}
+
+test('bad block specs are refused with E_BLOCK', (t) => {
+  const layer: BlockSpec = { kind: 'layer', inputSize: 8, inChannels: 8, outChannels: 16, stride: 1, kernel: 3, mid: 24, seMid: 0, activation: 'relu', residual: true, branches: 1, inputTerms: 1 };
+  const bad = [layer, { ...layer, residual: false, branches: 9 }, { ...layer, residual: false, inputTerms: 0 }, { kind: 'stageOutput', size: 4, channels: 8, terms: 1 }, { kind: 'nope' }];
+  for (const spec of bad) {
+    const error = t.throws(() => exportBlock(spec as BlockSpec));
+    t.true(isOfaError(error) && error.code === 'E_BLOCK', String(error?.message));
+  }
+});
