@@ -27,6 +27,9 @@ export function perturb(net: Supernet, seed: number): void {
   for (const [name, v] of net.parameters) {
     if (name.endsWith('.gamma')) setRandom(v, rng, (r) => 1 + 0.25 * r.normal());
     else if (name.endsWith('.beta') || name.endsWith('.bias')) setRandom(v, rng, (r) => 0.1 * r.normal());
+    // A trained-size classifier: the 0.01-std initial one scales every other gradient down to the
+    // rounding floor of float32 finite differences.
+    else if (name.endsWith('.classifier.weight')) setRandom(v, rng, (r) => 0.5 * r.normal());
     else if (name.endsWith('.kernelTransform5') || name.endsWith('.kernelTransform3')) {
       const size = v.shape[0];
       setRandom(v, rng, (r, i) => (i % (size + 1) === 0 ? 1 : 0) + 0.1 * r.normal());
