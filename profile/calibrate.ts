@@ -27,7 +27,7 @@ import {
   type Calibration,
   type CalibrationPoint,
 } from './predictor.ts';
-import { spearman } from './stats.ts';
+import { median, spearman } from './stats.ts';
 import { dirname, join } from 'node:path';
 
 export interface SubnetRunOptions {
@@ -96,7 +96,20 @@ function cachedSubnetModel(config: SubnetConfig, seed: number): Uint8Array {
   return bytes;
 }
 
-async function measureSubnets(options: SubnetRunOptions, configs: SubnetConfig[], table: LatencyTable, protocol: Protocol, label: string): Promise<MeasuredSubnet[]> {
+interface Anchor {
+  model: Uint8Array;
+  /** Its latency when the calibration measured it. */
+  calibratedMs: number;
+}
+
+async function measureSubnets(
+  options: SubnetRunOptions,
+  configs: SubnetConfig[],
+  table: LatencyTable,
+  protocol: Protocol,
+  label: string,
+  anchors: Anchor[] = [],
+): Promise<(MeasuredSubnet & { drift: number })[]> {
   const sums = configs.map((config) => tableSum(config, table));
   const bar = new ProgressBar({ label: `${label}: export`, total: configs.length, unit: 'subnets', quiet: options.quiet });
   const models = configs.map((config, i) => {
@@ -104,17 +117,21 @@ async function measureSubnets(options: SubnetRunOptions, configs: SubnetConfig[]
     bar.tick();
     return bytes;
   });
-  // All subnets measured interleaved in one run (pipeline.md), in chunks to bound memory.
-  const points: MeasuredSubnet[] = [];
+  // All subnets measured interleaved in one run (pipeline.md), in chunks to bound memory. Anchors
+  // (calibration subnets) join every chunk: their latency now against at calibration is the drift of
+  // the shared machine's speed between the two runs.
+  const points: (MeasuredSubnet & { drift: number })[] = [];
   const chunkSize = 50;
   const measureBar = new ProgressBar({ label: `${label}: measure`, total: configs.length, unit: 'subnets', quiet: options.quiet });
   for (let start = 0; start < configs.length; start += chunkSize) {
-    const results = await measureInterleaved(models.slice(start, start + chunkSize), options.device, protocol);
-    results.forEach((result, j) => {
+    const chunk = models.slice(start, start + chunkSize);
+    const results = await measureInterleaved([...chunk, ...anchors.map((a) => a.model)], options.device, protocol);
+    const drift = anchors.length > 0 ? median(anchors.map((a, k) => results[chunk.length + k].stats.medianMs / a.calibratedMs)) : 1;
+    results.slice(0, chunk.length).forEach((result, j) => {
       const i = start + j;
-      points.push({ config: configs[i], configId: configId(configs[i]), measuredMs: result.stats.medianMs, ...sums[i] });
+      points.push({ config: configs[i], configId: configId(configs[i]), measuredMs: result.stats.medianMs, ...sums[i], drift });
     });
-    measureBar.tick(results.length);
+    measureBar.tick(chunk.length);
   }
   return points;
 }
@@ -182,13 +199,33 @@ export interface ValidationResult {
   quality: PredictorQuality;
   /** The same figures for the uncalibrated table sum. */
   rawSum: PredictorQuality;
+  /**
+   * Calibration subnets re-measured in every validation chunk (interleaved): `factors` is the median
+   * ratio of their latency now to at calibration (the shared machine's drift), and `quality` the
+   * figures of prediction x factor. Reported beside, never instead of, the plain figures.
+   */
+  drift: { anchors: number; factors: number[]; quality: PredictorQuality };
   measuredRangeMs: [number, number];
   seconds: number;
   file?: string;
   subnets: { configId: string; measuredMs: number; predictedMs: number; tableSumMs: number; blocks: number }[];
 }
 
-export async function validatePredictor(options: SubnetRunOptions & { calibration?: Calibration }): Promise<ValidationResult> {
+/** The first `count` calibration subnets (same configs and weight seeds as the calibration used). */
+function calibrationAnchors(options: SubnetRunOptions, calibration: Calibration, count: number): Anchor[] {
+  if (count <= 0) return [];
+  const configs = randomSubnets(options.preset, options.variant, calibration.subnets, calibration.seed);
+  const anchors: Anchor[] = [];
+  for (const [i, config] of configs.slice(0, count).entries()) {
+    const point = calibration.points[i];
+    // A calibration from another sampler or space cannot be replayed: no anchors then.
+    if (!point || point.configId !== configId(config)) return [];
+    anchors.push({ model: cachedSubnetModel(config, calibration.seed + i), calibratedMs: point.measuredMs });
+  }
+  return anchors;
+}
+
+export async function validatePredictor(options: SubnetRunOptions & { calibration?: Calibration; anchors?: number }): Promise<ValidationResult> {
   const started = process.hrtime.bigint();
   const table = options.table ?? loadTable(options.device, options.preset, options.variant);
   const calibration = options.calibration ?? loadCalibration(options.device, options.preset, options.variant);
@@ -204,9 +241,11 @@ export async function validatePredictor(options: SubnetRunOptions & { calibratio
   const host = hostFacts();
   // Held out: a different seed, and no network the calibration measured.
   const configs = randomSubnets(options.preset, options.variant, options.count, options.seed, new Set(calibration.points.map((p) => p.configId)));
-  const points = await measureSubnets(options, configs, table, protocol, `validate ${options.device.name}`);
+  const anchors = calibrationAnchors(options, calibration, options.anchors ?? 5);
+  const points = await measureSubnets(options, configs, table, protocol, `validate ${options.device.name}`, anchors);
   const measured = points.map((p) => p.measuredMs);
   const predicted = points.map((p) => applyCalibration(p, calibration.coefficients));
+  const driftCorrected = points.map((p, i) => predicted[i] * p.drift);
   const result: ValidationResult = {
     device: options.device.name,
     preset: options.preset,
@@ -217,6 +256,11 @@ export async function validatePredictor(options: SubnetRunOptions & { calibratio
     host,
     quality: predictorQuality(predicted, measured),
     rawSum: predictorQuality(points.map((p) => p.tableSumMs), measured),
+    drift: {
+      anchors: anchors.length,
+      factors: [...new Set(points.map((p) => p.drift))],
+      quality: predictorQuality(driftCorrected, measured),
+    },
     measuredRangeMs: [Math.min(...measured), Math.max(...measured)],
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
     subnets: points.map((p, i) => ({ configId: p.configId, measuredMs: p.measuredMs, predictedMs: predicted[i], tableSumMs: p.tableSumMs, blocks: p.blocks })),

@@ -59,6 +59,10 @@ test('lut -> calibrate -> validate -> predict, tables beside the device file', a
   t.is(report.quality.subnets, 4);
   for (const key of ['within5', 'within10', 'mape', 'spearman']) t.is(typeof report.quality[key], 'number', key);
   t.true(report.quality.within10 >= report.quality.within5);
+  // Calibration subnets re-measured beside the held-out ones give the machine's drift factor.
+  t.is(report.drift.anchors, 5);
+  t.true(report.drift.factors.every((f: number) => f > 0));
+  t.is(report.drift.quality.subnets, 4);
   // Held out: none of the validation subnets was in the calibration set.
   const calibrated = new Set(calibration.points.map((p: { configId: string }) => p.configId));
   for (const subnet of report.subnets) t.false(calibrated.has(subnet.configId));
