@@ -1,13 +1,25 @@
 // onnxruntime-web inside Node (pipeline.md "Runtimes"): its wasm EP, single-threaded there. Its webgpu
 // EP needs a browser; in Node it is refused (use the chromium runtime).
+import v8 from 'node:v8';
 import { OfaError } from '../../lib/errors.ts';
 import type { DeviceProfile } from '../device.ts';
 import type { InputElementType, Runtime, RuntimeInfo, RuntimeSession, TensorData, ValueInfo } from './types.ts';
 
 type OrtWeb = typeof import('onnxruntime-web');
 
+/**
+ * V8 compiles WebAssembly with its baseline compiler (Liftoff) first and re-compiles hot functions with
+ * TurboFan later, in the background. Measured here on a fashion subnet: the first ~60 runs of the first
+ * session in a process took 17-21 ms, then 1.0 ms once tiered up; so a table built early in a process
+ * would time Liftoff code. Compiling with TurboFan up front (--no-liftoff, set before the runtime's wasm
+ * module is compiled) makes every sample time optimised code, at the price of a longer first session
+ * creation (about 1.5 s alone, ~10 s on a loaded host), once per process.
+ */
+export const WASM_COMPILER = '--no-liftoff (TurboFan up front; no baseline-compiler tier-up during measurement)';
+
 let ortModule: Promise<OrtWeb> | undefined;
 function ort(): Promise<OrtWeb> {
+  if (!ortModule) v8.setFlagsFromString('--no-liftoff');
   ortModule ??= (import('onnxruntime-web') as Promise<OrtWeb>).then((module) => {
     // The package's exports map hides package.json: the version comes from the runtime itself.
     version = module.env.versions.web ?? 'unknown';
@@ -60,7 +72,7 @@ export const onnxruntimeWeb: Runtime = {
     return {
       name: 'onnxruntime-web',
       version: `onnxruntime-web ${packageVersion()}`,
-      settings: { sessionOptions: sessionOptions(device), env: { wasmNumThreads: module.env.wasm.numThreads, wasmProxy: module.env.wasm.proxy, simd: 'always (ort-wasm-simd-threaded build)' } },
+      settings: { sessionOptions: sessionOptions(device), env: { wasmNumThreads: module.env.wasm.numThreads, wasmProxy: module.env.wasm.proxy, simd: 'always (ort-wasm-simd-threaded build)', v8WasmCompiler: WASM_COMPILER } },
     };
   },
 

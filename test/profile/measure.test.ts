@@ -38,6 +38,8 @@ test('the protocol meets both floors, records the knobs and the host, and keeps 
 test('onnxruntime-web measures on its wasm EP inside Node, with mixed input types', async (t) => {
   const result = await measureModel(mixedInputsModel(), loadDevice('wasm-node'), { ...FAST, dims: { batch: 3 } });
   t.regex(result.runtime.version, /^onnxruntime-web /);
+  // V8 compiles the runtime's wasm with TurboFan up front, so no sample times baseline-compiled code.
+  t.regex((result.runtime.settings.env as { v8WasmCompiler: string }).v8WasmCompiler, /--no-liftoff/);
   t.deepEqual(result.inputs.map((i) => [i.name, i.type, i.shape]), [['x', 'float32', [3, 4]], ['ids', 'int64', [3, 4]]]);
   t.true(result.stats.count >= FAST.minSamples);
 });
