@@ -22,14 +22,16 @@ function setRandom(v: tf.Variable, rng: Rng, value: (rng: Rng, i: number) => num
  * Moves BN scales and shifts, biases, the kernel transforms (identity + noise) and the BN running
  * statistics away from their initial values.
  */
-export function perturb(net: Supernet, seed: number): void {
+export function perturb(net: Supernet, seed: number, options: { classifierStd?: number } = {}): void {
+  const classifierStd = options.classifierStd ?? 0.5;
   const rng = createRng(seed);
   for (const [name, v] of net.parameters) {
     if (name.endsWith('.gamma')) setRandom(v, rng, (r) => 1 + 0.25 * r.normal());
     else if (name.endsWith('.beta') || name.endsWith('.bias')) setRandom(v, rng, (r) => 0.1 * r.normal());
-    // A trained-size classifier: the 0.01-std initial one scales every other gradient down to the
-    // rounding floor of float32 finite differences.
-    else if (name.endsWith('.classifier.weight')) setRandom(v, rng, (r) => 0.5 * r.normal());
+    // A trained-size classifier (std 0.5): the 0.01-std initial one scales every other gradient down to
+    // the rounding floor of float32 finite differences. Function-preservation tests choose a smaller one:
+    // these random micro nets amplify one-ulp weight changes to ~4e-6 of the logits' size (measured).
+    else if (name.endsWith('.classifier.weight')) setRandom(v, rng, (r) => classifierStd * r.normal());
     else if (name.endsWith('.kernelTransform5') || name.endsWith('.kernelTransform3')) {
       const size = v.shape[0];
       setRandom(v, rng, (r, i) => (i % (size + 1) === 0 ? 1 : 0) + 0.1 * r.normal());
@@ -63,4 +65,24 @@ export function maxAbs(a: tf.Tensor): number {
 /** The same config with every layer at the given expand ratio. */
 export function withExpand(config: SubnetConfig, expand: number): SubnetConfig {
   return { ...config, stages: config.stages.map((s) => ({ ...s, layers: s.layers.map((l) => ({ ...l, expand })) })) };
+}
+
+/**
+ * How far one-ulp changes of every weight move a subnet's eval logits on a batch: the float32 rounding
+ * floor of any function-preservation check (these small random nets amplify rounding by up to ~1e2).
+ */
+export function roundingFloor(net: Supernet, config: SubnetConfig, images: tf.Tensor4D, seed: number): number {
+  const rng = createRng(seed);
+  const saved = new Map([...net.parameters].map(([name, v]) => [name, Float32Array.from(v.dataSync() as Float32Array)]));
+  const before = net.forward(config, images, { training: false });
+  for (const [name, v] of net.parameters) setRandom(v, rng, (r, i) => saved.get(name)![i] * (1 + (r.next() < 0.5 ? -1 : 1) * 2 ** -23));
+  const after = net.forward(config, images, { training: false });
+  for (const [name, v] of net.parameters) {
+    const next = tf.tensor(saved.get(name)!, v.shape, 'float32');
+    v.assign(next);
+    next.dispose();
+  }
+  const floor = maxAbsDiff(before, after);
+  tf.dispose([before, after]);
+  return floor;
 }
