@@ -5,10 +5,11 @@
 // with trivial statistics a wrong BN folding would go unnoticed by the ONNX-vs-tfjs comparison.
 //
 // BN statistics are calibrated, as BN recalibration does (ofav2.md s3), on one batch of random images, then
-// perturbed (mean shifted by 0.2 std, variance scaled by 0.6..1.5): activations keep the scale of a trained
-// net (O(1), so that a 1e-4 comparison is meaningful) while the statistics stay non-trivial. The
-// calibration runs on the current tfjs backend (cpu by default here); backends round differently, so the
-// weights are reproducible from (config, seed) up to float rounding across backends.
+// perturbed (per-channel mean shifted by 0.2 std; variance = the layer's mean variance x 0.6..1.5), and the
+// classifier is scaled to RMS-1 logits: activations keep the scale of a trained net (O(1), so that a 1e-4
+// comparison is meaningful) while the statistics stay non-trivial. The calibration runs on the current
+// tfjs backend (cpu by default here); backends round differently, so the weights are reproducible from
+// (config, seed) up to float rounding across backends.
 //
 // `--random-init` builds the StaticSubnet here directly (not through a seeded Supernet + extractSubnet):
 // it needs no supernet, is fast, and its weights depend only on (config, seed).
