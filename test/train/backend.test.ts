@@ -73,7 +73,7 @@ const label = (c: Case) => `k${c.kernel} s${c.stride} ${typeof c.pad === 'string
 test.serial('every project kernel is registered for wasm and the three named in pipeline.md are among them', async (t) => {
   await setup;
   const names = WASM_TRAINING_KERNELS.map((k) => k.kernelName);
-  for (const name of [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropFilter, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad]) {
+  for (const name of [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropFilter, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad, tf.Sum, tf.Mean]) {
     t.true(names.includes(name), name);
   }
   for (const name of names) t.true(tf.getKernel(name, 'wasm') === WASM_TRAINING_KERNELS.find((k) => k.kernelName === name), name);
@@ -152,6 +152,24 @@ test.serial('MaxPoolGrad on wasm equals cpu (kernel = stride 2 and 3, same/valid
         const actual = await runOn('wasm', tf.MaxPoolGrad, inputs, attrs);
         const error = relativeError(actual.values, expected.values);
         t.true(error <= 1e-4, `k${window} ${pad} ${size}x${size}: relative error ${error}`);
+      }
+    }
+  }
+});
+
+test.serial('Sum and Mean on wasm equal cpu (BN axes 0,1,2, pooling axes 1,2, other axes through the backend kernels, keepDims)', async (t) => {
+  await setup;
+  const shape = [4, 7, 6, 5];
+  const x = { x: { shape, values: randomArray(4 * 7 * 6 * 5) } };
+  for (const kernelName of [tf.Sum, tf.Mean]) {
+    for (const axis of [[0, 1, 2], [1, 2], [0], [2, 1], [3], [0, 1, 2, 3], [0, 2], -2]) {
+      for (const keepDims of [false, true]) {
+        const attrs = { axis, keepDims };
+        const expected = await runOn('cpu', kernelName, x, attrs);
+        const actual = await runOn('wasm', kernelName, x, attrs);
+        t.deepEqual(actual.shape, expected.shape, `${kernelName} ${JSON.stringify(axis)} keepDims ${keepDims}`);
+        const error = relativeError(actual.values, expected.values);
+        t.true(error <= 1e-4, `${kernelName} ${JSON.stringify(axis)} keepDims ${keepDims}: relative error ${error}`);
       }
     }
   }

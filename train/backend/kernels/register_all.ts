@@ -1,4 +1,4 @@
-// The wasm backend's missing, wrong (MaxPoolGrad) or slow (Conv2DBackpropInput) training kernels, registered like tfjs's
+// The wasm backend's missing, wrong (MaxPoolGrad) or slow (Conv2DBackpropInput, Sum, Mean) training kernels, registered like tfjs's
 // own register_all_kernels.ts (style.md): one {kernelName, backendName, kernelFunc} config per file.
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2dBackpropFilterConfig } from './conv2d_backprop_filter.ts';
@@ -7,6 +7,7 @@ import { depthwiseBackpropInputConfig } from './depthwise_backprop_input.ts';
 import { keepOriginal } from './compose.ts';
 import { conv2dBackpropInputConfig } from './conv2d_backprop_input.ts';
 import { maxPoolGradConfig } from './max_pool_grad.ts';
+import { meanConfig, sumConfig } from './sum_mean.ts';
 
 export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   conv2dBackpropFilterConfig,
@@ -14,6 +15,8 @@ export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
   maxPoolGradConfig,
+  sumConfig,
+  meanConfig,
 ];
 
 /** Registers every kernel of WASM_TRAINING_KERNELS, replacing a backend kernel of the same name. */

@@ -1,0 +1,42 @@
+// Sum and Mean for wasm over a contiguous run of axes that leaves an inner axis (BN statistics over
+// [N, H, W] of NHWC, their gradients, global average pooling over [H, W]): replacing the backend's own
+// kernels, which transpose the reduced axes to the end and then reduce, ~10x slower here (measured
+// on [32,14,14,96] over axes 0,1,2: 1.3 ms against 0.11 ms). The reduction is a matrix product with a
+// constant row: x as [outer, M, inner], times [outer, 1, M] filled with 1 (Sum) or 1/M (Mean), one
+// XNNPACK GEMM. Other reductions (the last axis, int32) keep the backend's kernels.
+import * as tf from '@tensorflow/tfjs-core';
+import { type Backend, Composer, runOriginal } from './compose.ts';
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap };
+
+function reduceByProduct(kernelName: typeof tf.Sum | typeof tf.Mean, args: KernelArgs): tf.TensorInfo {
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+  const rank = x.shape.length;
+  const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+  const contiguous = axes.length > 0 && axes.every((a, i) => a === axes[0] + i);
+  const first = axes[0];
+  const last = axes[axes.length - 1];
+  if (x.dtype !== 'float32' || !contiguous || last === rank - 1) return runOriginal(kernelName, args);
+  const outer = x.shape.slice(0, first).reduce((a, b) => a * b, 1);
+  const count = x.shape.slice(first, last + 1).reduce((a, b) => a * b, 1);
+  const inner = x.shape.slice(last + 1).reduce((a, b) => a * b, 1);
+  const outShape = keepDims ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d)) : x.shape.filter((_, i) => i < first || i > last);
+  const c = new Composer(args.backend as Backend);
+  if (count === 0) return runOriginal(kernelName, args);
+  const weights = c.run('Fill', {}, { shape: [outer, 1, count], value: kernelName === tf.Mean ? 1 / count : 1, dtype: 'float32' });
+  const product = c.run('BatchMatMul', { a: weights, b: c.reshape(x, [outer, count, inner]) }, { transposeA: false, transposeB: false });
+  return c.free(c.reshape(product, outShape));
+}
+
+export const sumConfig: tf.KernelConfig = {
+  kernelName: tf.Sum,
+  backendName: 'wasm',
+  kernelFunc: ((args: KernelArgs) => reduceByProduct(tf.Sum, args)) as unknown as tf.KernelFunc,
+};
+
+export const meanConfig: tf.KernelConfig = {
+  kernelName: tf.Mean,
+  backendName: 'wasm',
+  kernelFunc: ((args: KernelArgs) => reduceByProduct(tf.Mean, args)) as unknown as tf.KernelFunc,
+};
