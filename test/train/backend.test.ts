@@ -73,7 +73,7 @@ const label = (c: Case) => `k${c.kernel} s${c.stride} ${typeof c.pad === 'string
 test.serial('every project kernel is registered for wasm and the three named in pipeline.md are among them', async (t) => {
   await setup;
   const names = WASM_TRAINING_KERNELS.map((k) => k.kernelName);
-  for (const name of [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropFilter, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad, tf.Sum, tf.Mean]) {
+  for (const name of [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.DepthwiseConv2dNativeBackpropFilter, tf.DepthwiseConv2dNativeBackpropInput, tf.MaxPoolGrad, tf.Sum, tf.Mean, tf.Identity]) {
     t.true(names.includes(name), name);
   }
   for (const name of names) t.true(tf.getKernel(name, 'wasm') === WASM_TRAINING_KERNELS.find((k) => k.kernelName === name), name);
@@ -173,6 +173,19 @@ test.serial('Sum and Mean on wasm equal cpu (BN axes 0,1,2, pooling axes 1,2, ot
       }
     }
   }
+});
+
+test.serial('Identity on wasm shares the data: the clone keeps its values after the source is disposed', async (t) => {
+  await setup;
+  await tf.setBackend('wasm');
+  const values = randomArray(60);
+  const source = tf.tensor(values, [3, 4, 5]);
+  const clone = tf.clone(source);
+  source.dispose();
+  t.deepEqual(Array.from(await clone.data()), Array.from(values));
+  const before = tf.memory().numBytes;
+  clone.dispose();
+  t.true(tf.memory().numBytes < before, 'the shared data is freed with its last tensor');
 });
 
 test.serial('the gradient of a small conv net (every op kind the supernet uses) on wasm equals cpu', async (t) => {
