@@ -254,6 +254,21 @@ test('BN recalibration sets the exact batch statistics: eval forward then equals
   }
 });
 
+test('BN recalibration with allExits sets the statistics of every exit head', (t) => {
+  const variant = 'ee-d';
+  const net = new Supernet({ preset: PRESET, variant, seed: 8 });
+  perturb(net, 88);
+  const config = sampleMax({ preset: PRESET, variant });
+  const images = randomImages(6, config.resolution, 1, 15);
+  net.recalibrateBatchNorm(config, [images], { allExits: true });
+  const evalLogits = net.forwardAllExits(config, images, { training: false });
+  const trainLogits = net.forwardAllExits(config, images, { training: true });
+  for (let e = 0; e < 5; e++) t.true(maxAbsDiff(evalLogits[e], trainLogits[e]) < 1e-4, `exit ${e + 1}: ${maxAbsDiff(evalLogits[e], trainLogits[e])}`);
+  t.true(isOfaError(t.throws(() => net.recalibrateBatchNorm({ ...config, exit: 2, stages: config.stages.slice(0, 2) }, [images], { allExits: true }))));
+  tf.dispose([images, ...evalLogits, ...trainLogits]);
+  net.dispose();
+});
+
 test('computeGradients frees every intermediate tensor and names only parameters the configs touch', (t) => {
   const variant = 'ee-d-p';
   const net = new Supernet({ preset: PRESET, variant, seed: 5 });

@@ -153,8 +153,14 @@ export class Supernet {
    * the exact batch mean and (biased) variance averaged over `batches` (OFA's set_running_statistics).
    * Parameters and the statistics of channels the config does not use are left alone.
    */
-  recalibrateBatchNorm(config: SubnetConfig, batches: Iterable<tf.Tensor4D>): void {
+  recalibrateBatchNorm(config: SubnetConfig, batches: Iterable<tf.Tensor4D>, options: { allExits?: boolean } = {}): void {
     const geometry = this.geometryOf(config);
+    // allExits (EE variants, exit-5 configs): the heads of exits 1..4 too, as forwardAllExits runs them
+    // (ofav2.md s3: the teacher is the maximal network with all its exits).
+    const allExits = options.allExits ?? false;
+    if (allExits && (!this.variant.earlyExits || exitOf(config) !== STAGE_COUNT)) {
+      throw new OfaError('E_SUPERNET_EXITS', `recalibrateBatchNorm allExits needs an early-exit variant and a config with exit 5; got variant ${this.variant.name}, exit ${exitOf(config)}`);
+    }
     const statistics: StatisticsAccumulator = new Map();
     const ctx: ForwardContext = { training: true, statistics, dropout: false, dropoutRate: 0 };
     let count = 0;
@@ -162,7 +168,9 @@ export class Supernet {
       for (const images of batches) {
         this.checkImages(images, geometry);
         tf.tidy(() => {
-          const x = this.trunk(geometry, images, ctx);
+          const x = this.trunk(geometry, images, ctx, (index, y) => {
+            if (allExits && index < STAGE_COUNT) this.head(index).forward(y, headGeometry(this.preset, index, y.shape[1]), ctx);
+          });
           this.head(geometry.head.exit).forward(x, geometry.head, ctx);
         });
         count++;
