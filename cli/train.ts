@@ -22,6 +22,7 @@ export const TRAIN_SPEC: CommandSpec = {
     'validation-size': { type: 'int', description: 'images held out of the training split for validation', default: 5000, placeholder: 'N' },
     'eval-images': { type: 'int', description: 'validation images per evaluation', default: 2000, placeholder: 'N' },
     'eval-every': { type: 'int', description: 'evaluate every N epochs (0: only at the end)', default: 1, placeholder: 'N' },
+    init: { type: 'string', description: "start from this checkpoint's weights (the previous phase's run or checkpoint folder)", placeholder: 'DIR' },
     teacher: { type: 'string', description: 'teacher checkpoint for knowledge distillation (its largest subnet)', placeholder: 'DIR' },
     workers: { type: 'int', description: 'worker threads (default: all cores)', placeholder: 'N' },
     shards: { type: 'int', description: 'BN shards per batch (results depend on it, not on --workers)', default: 2, placeholder: 'N' },
@@ -34,6 +35,7 @@ export const TRAIN_SPEC: CommandSpec = {
     'ofa train --preset fashion --variant ee-d --phase full --epochs 5 --out runs/fashion',
     'ofa train --preset fashion --variant ee-d --phase full --epochs 5 --out runs/fashion --resume',
     'ofa train --variant ofa --epochs 1 --max-train-images 2000 --out runs/quick',
+    'ofa train --phase kernel --epochs 3 --init runs/fashion --teacher runs/fashion --out runs/fashion-kernel',
   ],
 };
 
@@ -93,6 +95,7 @@ export async function run(argv: string[]): Promise<number> {
     evalImages: f['eval-images'] as number,
     evalEvery: f['eval-every'] as number,
     teacher: f.teacher as string | undefined,
+    init: f.init as string | undefined,
     workers: f.workers as number | undefined,
     shards: f.shards as number,
     backend: f.backend as 'auto',

@@ -60,6 +60,8 @@ export interface TrainOptions {
   labelSmoothing?: number;
   /** Teacher checkpoint (its maximal configuration; ENS-KD over all exits for EE variants). */
   teacher?: string;
+  /** Start from this checkpoint's weights (the previous phase), with a fresh optimiser and schedule. */
+  init?: string;
   workers?: number;
   shards?: number;
   backend?: BackendPreference;
@@ -194,6 +196,22 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       log(`resumed from ${existing} at step ${step}/${totalSteps} (epoch ${checkpoint.manifest.epoch})`);
       record({ event: 'resume', checkpoint: existing, step });
     } else {
+      if (options.init) {
+        // ofav2.md s3: a phase starts from the network the phase before it produced.
+        const checkpoint = loadCheckpoint(latestCheckpoint(options.init) ?? options.init, { expectPreset: options.preset, expectVariant: options.variant });
+        trainer.load({ parameters: group(checkpoint.tensors, PARAM_PREFIX), buffers: group(checkpoint.tensors, BUFFER_PREFIX) });
+        log(`initialised from ${checkpoint.dir} (phase ${checkpoint.manifest.phase}, step ${checkpoint.manifest.step})`);
+      }
+      if (phase.name === 'expand-1' || phase.name === 'expand-2') {
+        // ofav2.md s2: channels are sorted by importance at the start of each expand phase; the sort
+        // keeps the expand ratios trained so far exact (train/supernet/sort.ts).
+        assignVariables(net.parameters, trainer.getParameters());
+        assignVariables(net.buffers, trainer.getBuffers());
+        net.sortChannels(phase.name === 'expand-2' ? { keepExpandRatios: [4, 6] } : {});
+        const read = (variables: Map<string, tf.Variable>) => new Map([...variables].map(([name, v]) => [name, v.dataSync() as Float32Array]));
+        trainer.load({ parameters: read(net.parameters), buffers: read(net.buffers) });
+        log('channels sorted by importance for the expand phase');
+      }
       record({ event: 'start', preset: options.preset, variant: options.variant, phase: phase.name, epochs: options.epochs, batchSize, seed, stepsPerEpoch, totalSteps, backend: backend.name, trainImages: trainSet.count, validationImages: data.validation.count });
     }
     log(`training ${options.preset}/${options.variant} phase ${phase.name}: ${options.epochs} epochs x ${stepsPerEpoch} steps of ${batchSize} images (${trainSet.count} training images), backend ${backend.name}, ${trainer.workerCount} worker(s), ${trainer.shards} BN shard(s)`);
