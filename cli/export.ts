@@ -34,7 +34,7 @@ const EXPORT_SPEC: CommandSpec = {
   },
   examples: [
     'ofa export --random-init --seed 1 --subnet cfg.json -o model.onnx',
-    'ofa export --checkpoint runs/fashion-ee-d/ckpt-000100 --subnets front.json -o models/',
+    'ofa export --checkpoint runs/fashion-ee-d --subnets front.json -o models/',
     'ofa export inspect model.onnx --json',
   ],
 };

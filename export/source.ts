@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { OfaError } from '../lib/errors.ts';
-import { loadCheckpoint, splitTensors, WEIGHTS_FILE, type TensorMap } from '../train/checkpoint/index.ts';
+import { latestCheckpoint, loadCheckpoint, splitTensors, WEIGHTS_FILE, type TensorMap } from '../train/checkpoint/index.ts';
 import type { StaticSubnet } from '../train/static.ts';
 import { Supernet } from '../train/supernet/index.ts';
 import type { SubnetConfig } from '../space/index.ts';
@@ -52,7 +52,8 @@ function assignAll(kind: string, dir: string, targets: Map<string, tf.Variable>,
 
 /** Loads a checkpoint (checksums verified by train/checkpoint) into a Supernet that extracts subnets. */
 export function checkpointWeights(dir: string): WeightSource {
-  const checkpoint = loadCheckpoint(dir);
+  // A run folder (with latest.json) stands for its latest complete checkpoint.
+  const checkpoint = loadCheckpoint(latestCheckpoint(dir) ?? dir);
   const { manifest } = checkpoint;
   const supernet = new Supernet({ preset: manifest.preset, variant: manifest.variant, seed: manifest.seed });
   try {
