@@ -136,3 +136,41 @@ export function helpText(spec: CommandSpec): string {
 /** Output helpers (stdout for results, stderr for logs). */
 export const out = (text: string) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 export const log = (text: string) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+
+/** A group of sub-commands (`ofa space info`, `ofa profile lut`): its help text, and the parsed call. */
+export interface CommandGroupSpec {
+  name: string;
+  summary: string;
+  commands: Record<string, CommandSpec>;
+}
+
+export function groupHelpText(group: CommandGroupSpec): string {
+  const lines = [`ofa ${group.name}: ${group.summary}`, '', `Usage: ofa ${group.name} <${Object.keys(group.commands).join('|')}> [options]`, '', 'Commands:'];
+  for (const [name, spec] of Object.entries(group.commands)) lines.push(`  ${name.padEnd(10)} ${spec.summary}`);
+  lines.push('', `Run \`ofa ${group.name} <command> --help\` for its options.`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Picks the sub-command and parses its flags. Returns an exit code when the call is answered already
+ * (help printed: 0; no command given: 2), else the command's name and parsed arguments.
+ */
+export function parseGroup(group: CommandGroupSpec, argv: string[]): number | { command: string; parsed: Parsed } {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h') {
+    out(groupHelpText(group));
+    return command ? 0 : 2;
+  }
+  const spec = group.commands[command];
+  if (!spec) {
+    throw new OfaError('E_COMMAND', `ofa ${group.name}: unknown command ${JSON.stringify(command)}; allowed: ${Object.keys(group.commands).join(', ')}`, {
+      hint: `run \`ofa ${group.name} --help\``,
+    });
+  }
+  const parsed = parseArgs(spec, rest);
+  if (parsed.help) {
+    out(helpText(spec));
+    return 0;
+  }
+  return { command, parsed };
+}

@@ -2,7 +2,7 @@
 // providers (pipeline.md "Measuring latency", "Device profile"). Thin: parses flags, calls profile/.
 import { OfaError } from '../lib/errors.ts';
 import { PRESET_NAMES, VARIANT_NAMES, DEFAULT_PRESET, DEFAULT_VARIANT, parseJson, validateConfig } from '../space/index.ts';
-import { helpText, log, out, parseArgs, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.ts';
+import { log, out, parseGroup, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.ts';
 
 const DEVICE: FlagSpec = { type: 'string', description: 'device name (devices/<name>.json) or path to a device JSON file', default: 'cpu-1t', placeholder: 'D' };
 const JSON_FLAG: FlagSpec = { type: 'boolean', description: 'print JSON' };
@@ -96,25 +96,10 @@ const SPECS: Record<string, CommandSpec> = {
   },
 };
 
-function groupHelp(): string {
-  const lines = ['ofa profile: device profiles, latency measurement, lookup tables, latency predictor', '', 'Usage: ofa profile <command> [options]', '', 'Commands:'];
-  for (const [name, spec] of Object.entries(SPECS)) lines.push(`  ${name.padEnd(10)} ${spec.summary}`);
-  return `${lines.join('\n')}\n`;
-}
-
 export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (!sub || sub === '--help' || sub === '-h') {
-    out(groupHelp());
-    return sub ? 0 : 2;
-  }
-  const spec = SPECS[sub];
-  if (!spec) throw new OfaError('E_COMMAND', `ofa profile: unknown command ${JSON.stringify(sub)}; allowed: ${Object.keys(SPECS).join(', ')}`);
-  const parsed = parseArgs(spec, rest);
-  if (parsed.help) {
-    out(helpText(spec));
-    return 0;
-  }
+  const call = parseGroup({ name: 'profile', summary: 'device profiles, latency measurement, lookup tables, latency predictor', commands: SPECS }, argv);
+  if (typeof call === 'number') return call;
+  const { command: sub, parsed } = call;
   switch (sub) {
     case 'devices':
       return devices(parsed.flags);

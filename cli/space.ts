@@ -23,7 +23,7 @@ import {
   configId,
   type SubnetConfig,
 } from '../space/index.ts';
-import { helpText, out, parseArgs, type CommandSpec, type FlagSpec } from './args.ts';
+import { out, parseGroup, type CommandSpec, type FlagSpec } from './args.ts';
 
 const COMMON: Record<string, FlagSpec> = {
   preset: { type: 'string', description: 'preset', default: DEFAULT_PRESET, choices: PRESET_NAMES, placeholder: 'NAME' },
@@ -75,25 +75,10 @@ const SPECS: Record<string, CommandSpec> = {
   },
 };
 
-function groupHelp(): string {
-  const lines = ['ofa space: inspect the search space', '', 'Usage: ofa space <info|sample|validate|stats> [options]', '', 'Commands:'];
-  for (const [name, spec] of Object.entries(SPECS)) lines.push(`  ${name.padEnd(10)} ${spec.summary}`);
-  return `${lines.join('\n')}\n`;
-}
-
 export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (!sub || sub === '--help' || sub === '-h') {
-    out(groupHelp());
-    return sub ? 0 : 2;
-  }
-  const spec = SPECS[sub];
-  if (!spec) throw new OfaError('E_COMMAND', `ofa space: unknown command ${JSON.stringify(sub)}; allowed: ${Object.keys(SPECS).join(', ')}`);
-  const parsed = parseArgs(spec, rest);
-  if (parsed.help) {
-    out(helpText(spec));
-    return 0;
-  }
+  const call = parseGroup({ name: 'space', summary: 'inspect the search space', commands: SPECS }, argv);
+  if (typeof call === 'number') return call;
+  const { command: sub, parsed } = call;
   const flags = parsed.flags;
   const space = { preset: flags.preset as string, variant: flags.variant as string };
   switch (sub) {
