@@ -143,7 +143,9 @@ function parseDims(values: unknown): Record<string, number> {
 
 async function devices(flags: ParsedFlags): Promise<number> {
   const { listDeviceNames, loadDevice, checkDevice } = await import('../profile/index.ts');
-  const rows: { name: string; runtime?: string; executionProvider?: string; available: boolean; problem?: string }[] = [];
+  const rows: { name: string; runtime?: string; executionProvider?: string; available: boolean; problem?: string; hint?: string }[] = [];
+  // The hint says how a user makes the device start (e.g. which EP binaries to install).
+  const problemOf = (error: unknown) => ({ problem: (error as Error).message, ...((error as { hint?: string }).hint ? { hint: (error as { hint: string }).hint } : {}) });
   for (const name of listDeviceNames()) {
     try {
       const device = loadDevice(name);
@@ -151,14 +153,14 @@ async function devices(flags: ParsedFlags): Promise<number> {
         await checkDevice(device);
         rows.push({ name, runtime: device.runtime, executionProvider: device.executionProvider, available: true });
       } catch (error) {
-        rows.push({ name, runtime: device.runtime, executionProvider: device.executionProvider, available: false, problem: (error as Error).message });
+        rows.push({ name, runtime: device.runtime, executionProvider: device.executionProvider, available: false, ...problemOf(error) });
       }
     } catch (error) {
-      rows.push({ name, available: false, problem: (error as Error).message });
+      rows.push({ name, available: false, ...problemOf(error) });
     }
   }
   if (flags.json) out(JSON.stringify(rows, null, 2));
-  else for (const row of rows) out(`${row.name.padEnd(12)} ${(row.runtime ?? '?').padEnd(17)} ${(row.executionProvider ?? '?').padEnd(8)} ${row.available ? 'available' : `unavailable: ${row.problem}`}`);
+  else for (const row of rows) out(`${row.name.padEnd(12)} ${(row.runtime ?? '?').padEnd(17)} ${(row.executionProvider ?? '?').padEnd(8)} ${row.available ? 'available' : `unavailable: ${row.problem}${row.hint ? `\n${' '.repeat(13)}hint: ${row.hint}` : ''}`}`);
   return 0;
 }
 
