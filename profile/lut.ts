@@ -35,6 +35,8 @@ export interface LutRun {
   host: HostFacts;
   protocol: Protocol;
   measured: number;
+  /** Wall-clock seconds this build session has spent so far (updated after every chunk). */
+  seconds?: number;
 }
 
 export interface LatencyTable {
@@ -171,6 +173,7 @@ export async function buildTable(options: BuildTableOptions): Promise<BuildTable
     });
     measured += chunk.length;
     runRecord.measured = measured;
+    runRecord.seconds = Number(process.hrtime.bigint() - started) / 1e9;
     table.complete = Object.keys(table.entries).length >= blocks.size;
     writeJsonAtomic(file, table, { createParents: true });
     bar.tick(chunk.length, { last: `${results[results.length - 1].stats.medianMs.toFixed(3)}ms` });

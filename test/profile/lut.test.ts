@@ -62,6 +62,8 @@ test('a built table covers 1000 random subnets; a re-run resumes and skips measu
   const table = readTable(file);
   t.true(table.complete);
   t.is(table.runs.length, 2);
+  // Each build session records how long it took (the table build time users are told about).
+  for (const run of table.runs) t.true(typeof run.seconds === 'number' && run.seconds > 0 && run.seconds < second.seconds + first.seconds + 1);
   // Entries measured by the first run were kept, not re-measured.
   for (const [key, entry] of Object.entries(partial.entries)) t.deepEqual(table.entries[key], entry);
   for (const entry of Object.values(table.entries)) t.true(entry.medianMs > 0 && entry.samples >= FAST.minSamples);
