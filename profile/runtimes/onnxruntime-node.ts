@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { OfaError } from '../../lib/errors.ts';
 import type { DeviceProfile } from '../device.ts';
-import type { InputElementType, Runtime, RuntimeInfo, RuntimeSession, TensorData, ValueInfo } from './types.ts';
+import { wrapOrtSession, type Runtime, type RuntimeInfo, type RuntimeSession } from './types.ts';
 
 const require = createRequire(import.meta.url);
 type Ort = typeof import('onnxruntime-node');
@@ -135,21 +135,6 @@ export const onnxruntimeNode: Runtime = {
       if (device.executionProvider !== 'cpu') throw unavailable(device, conciseError(message), error);
       throw new OfaError('E_SESSION', `onnxruntime-node could not create a session on ${device.name}: ${message.split('\n')[0]}`, { kind: 'failure', cause: error });
     }
-    const metadata = (list: readonly unknown[]): ValueInfo[] =>
-      list.map((m) => {
-        const value = m as { name: string; isTensor: boolean; type?: string; shape?: (number | string)[] };
-        return { name: value.name, type: value.isTensor ? value.type ?? 'unknown' : 'non-tensor', shape: value.shape ?? [] };
-      });
-    return {
-      inputs: metadata(session.inputMetadata),
-      outputs: metadata(session.outputMetadata),
-      tensor: (type: InputElementType, data: TensorData, dims: number[]) => new Tensor(type, data as never, dims),
-      async run(feeds) {
-        await session.run(feeds as never);
-      },
-      async dispose() {
-        await session.release();
-      },
-    };
+    return wrapOrtSession(session as never, Tensor as never);
   },
 };

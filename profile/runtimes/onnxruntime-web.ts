@@ -3,7 +3,7 @@
 import v8 from 'node:v8';
 import { OfaError } from '../../lib/errors.ts';
 import type { DeviceProfile } from '../device.ts';
-import type { InputElementType, Runtime, RuntimeInfo, RuntimeSession, TensorData, ValueInfo } from './types.ts';
+import { wrapOrtSession, type Runtime, type RuntimeInfo, type RuntimeSession } from './types.ts';
 
 type OrtWeb = typeof import('onnxruntime-web');
 
@@ -89,21 +89,6 @@ export const onnxruntimeWeb: Runtime = {
       }
       throw new OfaError('E_MODEL', `onnxruntime-web could not load the model: ${message}`, { kind: 'bad-input', cause: error });
     }
-    const metadata = (list: readonly unknown[]): ValueInfo[] =>
-      list.map((m) => {
-        const value = m as { name: string; isTensor: boolean; type?: string; shape?: (number | string)[] };
-        return { name: value.name, type: value.isTensor ? value.type ?? 'unknown' : 'non-tensor', shape: value.shape ?? [] };
-      });
-    return {
-      inputs: metadata(session.inputMetadata),
-      outputs: metadata(session.outputMetadata),
-      tensor: (type: InputElementType, data: TensorData, dims: number[]) => new Tensor(type, data as never, dims),
-      async run(feeds) {
-        await session.run(feeds as never);
-      },
-      async dispose() {
-        await session.release();
-      },
-    };
+    return wrapOrtSession(session as never, Tensor as never);
   },
 };

@@ -44,3 +44,32 @@ export interface Runtime {
   /** One session for one (model, device); refuses to fall back to another execution provider. */
   createSession(model: Uint8Array, device: DeviceProfile): Promise<RuntimeSession>;
 }
+
+/** The parts of an onnxruntime (node or web) session and Tensor class that a RuntimeSession wraps. */
+interface OrtSessionLike {
+  readonly inputMetadata: readonly unknown[];
+  readonly outputMetadata: readonly unknown[];
+  run(feeds: never): Promise<unknown>;
+  release(): Promise<void>;
+}
+type OrtTensorClass = new (type: never, data: never, dims: number[]) => unknown;
+
+/** Both onnxruntime packages share their session API: one adapter serves them. */
+export function wrapOrtSession(session: OrtSessionLike, Tensor: OrtTensorClass): RuntimeSession {
+  const metadata = (list: readonly unknown[]): ValueInfo[] =>
+    list.map((m) => {
+      const value = m as { name: string; isTensor: boolean; type?: string; shape?: (number | string)[] };
+      return { name: value.name, type: value.isTensor ? value.type ?? 'unknown' : 'non-tensor', shape: value.shape ?? [] };
+    });
+  return {
+    inputs: metadata(session.inputMetadata),
+    outputs: metadata(session.outputMetadata),
+    tensor: (type, data, dims) => new Tensor(type as never, data as never, dims),
+    async run(feeds) {
+      await session.run(feeds as never);
+    },
+    async dispose() {
+      await session.release();
+    },
+  };
+}
