@@ -14,7 +14,7 @@ import {
   type Preset,
   type Variant,
 } from './presets.ts';
-import { always, check, typeName, when, type ArraySchema, type Fault, type Infer, type SchemaContext } from './schema.ts';
+import { always, check, missingMessage, typeName, when, type ArraySchema, type Fault, type Infer, type SchemaContext } from './schema.ts';
 
 const LAYER_SCHEMA = {
   kind: 'object',
@@ -97,11 +97,11 @@ export function findFaults(value: unknown, options: ValidateOptions = {}): Fault
   if (!presetOk || !variantOk) {
     const ctx = { parent: record, root: record } as unknown as SchemaContext;
     if (!presetOk) {
-      if (!('preset' in record)) faults.push({ path: '$.preset', value: undefined, message: 'missing field "preset" (required)' });
+      if (!('preset' in record)) faults.push({ path: '$.preset', value: undefined, message: missingMessage('preset', SUBNET_SCHEMA.fields.preset, ctx) });
       else check(SUBNET_SCHEMA.fields.preset.schema, presetName, '$.preset', ctx, faults);
     }
     if (!variantOk) {
-      if (!('variant' in record)) faults.push({ path: '$.variant', value: undefined, message: 'missing field "variant" (required)' });
+      if (!('variant' in record)) faults.push({ path: '$.variant', value: undefined, message: missingMessage('variant', SUBNET_SCHEMA.fields.variant, ctx) });
       else check(SUBNET_SCHEMA.fields.variant.schema, variantName, '$.variant', ctx, faults);
     }
     return faults;

@@ -167,7 +167,7 @@ export interface Dimensions {
   depths: readonly number[];
   kernelSizes: readonly number[];
   expandRatios: readonly number[];
-  /** Branch masks 1..7 (P variants); [7] otherwise (all branches of a plain MBConv = the MBConv). */
+  /** Branch masks 1..7 (P variants); [1] otherwise (a layer without parallel blocks is its MBConv branch). */
   branchMasks: readonly number[];
 }
 

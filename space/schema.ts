@@ -91,6 +91,13 @@ export function typeName(value: unknown): string {
   return typeof value;
 }
 
+/** A missing field's message, with the values it may take when it is a scalar. */
+export function missingMessage(key: string, field: Field, ctx: SchemaContext): string {
+  const { schema } = field;
+  const allowed = schema.kind === 'int' || schema.kind === 'string' ? `; allowed: ${list(schema.allowed(ctx))}` : '';
+  return `missing field "${key}" (${field.presence})${allowed}`;
+}
+
 /** Walks `value` against `schema`, collecting every fault (path, bad value, what is allowed). */
 export function check(schema: Schema, value: unknown, path: string, ctx: SchemaContext, faults: Fault[]): void {
   switch (schema.kind) {
@@ -144,7 +151,7 @@ export function check(schema: Schema, value: unknown, path: string, ctx: SchemaC
         const present = field.present(inner);
         const has = key in record && record[key] !== undefined;
         if (present && !has) {
-          faults.push({ path: `${path}.${key}`, value: undefined, message: `missing field "${key}" (${field.presence})` });
+          faults.push({ path: `${path}.${key}`, value: undefined, message: missingMessage(key, field, inner) });
         } else if (!present && has) {
           faults.push({ path: `${path}.${key}`, value: record[key], message: `field "${key}" is not allowed here (${field.presence})` });
         } else if (has) {

@@ -9,9 +9,11 @@ import {
   encodeConfig,
   encodingLayout,
   findFaults,
+  resolveDimensions,
   sampleMax,
   sampleMin,
   sampleRandom,
+  sampleUniform,
   subnetCount,
   subnetMacs,
   uniformConfigs,
@@ -180,6 +182,47 @@ test('random mutations of valid configs (wrong values, dropped or added fields) 
   t.pass();
 });
 
+/** A random non-empty subset of `values` (as chosen by the bits of `mask`). */
+function subsetOf<T>(values: readonly T[], mask: number): T[] {
+  const picked = values.filter((_, i) => (mask >> i) & 1);
+  return picked.length > 0 ? picked : [values[mask % values.length]];
+}
+
+test('seeded sampling is reproducible and stays inside a restricted space (random, min, max, uniform)', (t) => {
+  fc.assert(
+    fc.property(spaceArb, fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.array(fc.nat(127), { minLength: 6, maxLength: 6 }), (space, seed, masks) => {
+      const full = resolveDimensions(space);
+      const dimensions = {
+        resolutions: subsetOf(full.resolutions, masks[0]),
+        exits: subsetOf(full.exits, masks[1]),
+        depths: subsetOf(full.depths, masks[2]),
+        kernelSizes: subsetOf(full.kernelSizes, masks[3]),
+        expandRatios: subsetOf(full.expandRatios, masks[4]),
+        branchMasks: subsetOf(full.branchMasks, masks[5]),
+      };
+      const restricted = { ...space, dimensions };
+      const a = sampleRandom(restricted, createRng(seed));
+      const b = sampleRandom(restricted, createRng(seed));
+      if (canonicalJson(a) !== canonicalJson(b)) return false;
+      // Canonical form sets kernel/expand of layers without the MBConv branch to the maxima, so those
+      // two dimensions are only restricted where the MBConv branch is on: check them separately.
+      const inside = (c: SubnetConfig) =>
+        findFaults(c, { dimensions: { ...dimensions, kernelSizes: full.kernelSizes, expandRatios: full.expandRatios } }).length === 0 &&
+        c.stages.every((stage) =>
+          stage.layers.every(
+            (layer) =>
+              (layer.branches !== undefined && (layer.branches & 1) === 0) ||
+              (dimensions.kernelSizes.includes(layer.kernel) && dimensions.expandRatios.includes(layer.expand)),
+          ),
+        );
+      const uniform = sampleUniform(restricted, { kernel: dimensions.kernelSizes[0], expand: dimensions.expandRatios[0], depth: dimensions.depths[0] });
+      return [a, sampleMin(restricted), sampleMax(restricted), uniform].every(inside);
+    }),
+    { numRuns: RUNS },
+  );
+  t.pass();
+});
+
 test('variant-specific fields: exit only with early exits, branches only with parallel blocks', (t) => {
   const ofa = sampleMax({ preset: 'fashion', variant: 'ofa' }) as Record<string, any>;
   t.regex(findFaults({ ...ofa, exit: 5 })[0].message, /not allowed here/);
@@ -212,6 +255,15 @@ test('faults name the JSON path, the bad value and the allowed values', (t) => {
   t.is(unknownPreset.length, 1);
   t.is(unknownPreset[0].path, '$.preset');
   t.regex(unknownPreset[0].message, /allowed: "tiny-imagenet", "fashion", "micro"/);
+  // A missing scalar field names its allowed values too.
+  const { resolution: _r, ...noResolution } = sampleMax({ preset: 'fashion', variant: 'ofa' }) as Record<string, any>;
+  t.regex(findFaults(noResolution)[0].message, /missing field "resolution" \(required\); allowed: 20, 24, 28, 32$/);
+  const noKernel = structuredClone(sampleMax({ preset: 'tiny-imagenet', variant: 'p' })) as Record<string, any>;
+  delete noKernel.stages[4].layers[3].kernel;
+  const kernelFault = findFaults(noKernel)[0];
+  t.is(kernelFault.path, '$.stages[4].layers[3].kernel');
+  t.regex(kernelFault.message, /allowed: 3, 5, 7$/);
+  t.regex(findFaults({ variant: 'ofa' })[0].message, /missing field "preset" \(required\); allowed: "tiny-imagenet", "fashion", "micro"/);
   const error = t.throws(() => validateConfig(config, { input: 'cfg.json' }));
   t.regex(error!.message, /^cfg\.json is invalid:/);
   t.is((error as any).code, 'E_CONFIG');
