@@ -21,6 +21,7 @@ import {
   subnetCount,
   canonicalize,
   configId,
+  type Fault,
   type SubnetConfig,
 } from '../space/index.ts';
 import { out, parseGroup, type CommandSpec, type FlagSpec } from './args.ts';
@@ -57,10 +58,15 @@ const SPECS: Record<string, CommandSpec> = {
   validate: {
     name: 'space validate',
     summary: 'check a config or an array of configs (exit 0 when all are valid, 2 otherwise)',
-    usage: 'ofa space validate FILE|-',
+    usage: 'ofa space validate FILE|- [--preset P] [--variant V] [--json]',
     positionals: ['FILE'],
-    flags: { json: COMMON.json },
-    examples: ['ofa space validate subnet.json', 'ofa space sample --n 3 --json | ofa space validate -'],
+    // No defaults: a config names its own preset and variant; the flags only require particular ones.
+    flags: {
+      preset: { type: 'string', description: 'require this preset (default: any)', choices: PRESET_NAMES, placeholder: 'NAME' },
+      variant: { type: 'string', description: 'require this variant (default: any)', choices: VARIANT_NAMES, placeholder: 'NAME' },
+      json: COMMON.json,
+    },
+    examples: ['ofa space validate subnet.json', 'ofa space sample --n 3 --json | ofa space validate -', 'ofa space validate --preset fashion --variant ee-d subnets.json'],
   },
   stats: {
     name: 'space stats',
@@ -87,7 +93,7 @@ export async function run(argv: string[]): Promise<number> {
     case 'sample':
       return sample(space, flags);
     case 'validate':
-      return validate(parsed.positionals, flags.json === true);
+      return validate(parsed.positionals, { preset: flags.preset as string | undefined, variant: flags.variant as string | undefined }, flags.json === true);
     case 'stats':
       return stats(space, flags.n as number, flags.seed as number, flags.json === true);
   }
@@ -167,7 +173,21 @@ function sample(space: { preset: string; variant: string }, flags: Record<string
   return 0;
 }
 
-function validate(positionals: string[], json: boolean): number {
+/** Faults of a config whose preset or variant is not the one the --preset / --variant flags require. */
+function requiredFaults(item: unknown, required: { preset?: string; variant?: string }): Fault[] {
+  const faults: Fault[] = [];
+  if (typeof item !== 'object' || item === null || Array.isArray(item)) return faults; // findFaults names it
+  const record = item as Record<string, unknown>;
+  for (const key of ['preset', 'variant'] as const) {
+    const want = required[key];
+    if (want !== undefined && record[key] !== want) {
+      faults.push({ path: `$.${key}`, value: record[key], message: `${key} ${JSON.stringify(record[key])} is not the one required by --${key}; allowed: ${JSON.stringify(want)}` });
+    }
+  }
+  return faults;
+}
+
+function validate(positionals: string[], required: { preset?: string; variant?: string }, json: boolean): number {
   if (positionals.length !== 1) {
     throw new OfaError('E_ARGS', `ofa space validate: expected one FILE (or - for standard input), got ${positionals.length}`, {
       hint: 'run `ofa space validate --help`',
@@ -183,7 +203,9 @@ function validate(positionals: string[], json: boolean): number {
   const value = parseJson(text, input === '-' ? 'standard input' : input);
   const items = Array.isArray(value) ? value : [value];
   const report = items.map((item, index) => {
-    const faults = findFaults(item).map((fault) => ({
+    const own = findFaults(item);
+    const extra = requiredFaults(item, required).filter((fault) => !own.some((o) => o.path === fault.path));
+    const faults = [...own, ...extra].map((fault) => ({
       ...fault,
       path: Array.isArray(value) ? fault.path.replace(/^\$/, `$[${index}]`) : fault.path,
     }));

@@ -71,6 +71,11 @@ test('space validate: bad configs exit 2 with one line per fault naming path, va
     t.is(result.code, 2, name);
     t.regex(result.stderr, pattern, name);
   }
+  // --preset / --variant require them: a valid ee-p config is refused for --variant ee-d.
+  const wrongVariant = ofa(['space', 'validate', '-', '--preset', 'fashion', '--variant', 'ee-d'], JSON.stringify(good));
+  t.is(wrongVariant.code, 2);
+  t.regex(wrongVariant.stderr, /^\$\.variant: .*"ee-p".*allowed: "ee-d"/m);
+  t.is(ofa(['space', 'validate', '-', '--preset', 'fashion', '--variant', 'ee-p'], JSON.stringify(good)).code, 0);
   const notJson = ofa(['space', 'validate', '-'], '{"preset": fashion');
   t.is(notJson.code, 2);
   t.regex(notJson.stderr, /standard input is not valid JSON/);
