@@ -103,8 +103,9 @@ test('resume after a stop reproduces the uninterrupted run (same next losses)', 
   const common = { ...BASE, phase: 'full', epochs: 2, data: makeData(), checkpointEverySteps: 5, evalEvery: 0 };
   const whole = await train({ ...common, outDir: tempDir() });
   const out = tempDir();
-  const first = await train({ ...common, outDir: out, stopAfterStep: 15 });
-  t.is(first.stepsDone, 15);
+  // Stopped 2 steps after the last checkpoint (as a kill would): steps 16-17 are lost and redone.
+  const first = await train({ ...common, outDir: out, stopAfterStep: 17 });
+  t.is(first.stepsDone, 17);
   t.is(loadCheckpoint(latestCheckpoint(out)!).manifest.step, 15);
   const rest = await train({ ...common, outDir: out, resume: true });
   t.is(rest.steps[0].step, 16);
@@ -123,6 +124,35 @@ test('a run folder with a checkpoint is not overwritten; resume with other setti
   await train({ ...common, outDir: out, stopAfterStep: 5, checkpointEverySteps: 5 });
   await t.throwsAsync(train({ ...common, outDir: out }), { message: /already holds a checkpoint/ });
   await t.throwsAsync(train({ ...common, outDir: out, resume: true, batchSize: 16 }), { message: /batchSize/ });
+});
+
+test('NaN/Inf guard: a diverging run stops with a clear error and the last good checkpoint stays the latest', async (t) => {
+  const out = tempDir();
+  const common = { ...BASE, phase: 'full', epochs: 1, data: makeData(), evalEvery: 0, outDir: out, checkpointEverySteps: 5 };
+  await train({ ...common, stopAfterStep: 5 });
+  const good = latestCheckpoint(out)!;
+  // Resumed with an absurd learning rate (what the hint suggests, the other way round): the weights blow up.
+  const error = await t.throwsAsync(train({ ...common, resume: true, baseLr: 1e30 }), { message: /training diverged: .*(NaN|Inf).*stopped without saving/ });
+  t.is((error as { code?: string }).code, 'E_NON_FINITE');
+  t.true(((error as { hint?: string }).hint ?? '').includes(`the last good checkpoint is ${good}`), (error as { hint?: string }).hint);
+  t.is(latestCheckpoint(out), good);
+  const checkpoint = loadCheckpoint(good);
+  t.is(checkpoint.manifest.step, 5);
+  for (const [name, tensor] of checkpoint.tensors) t.true(tensor.data.every(Number.isFinite), name);
+  const lines = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  t.is(lines.at(-1).event, 'non-finite');
+});
+
+test('a teacher given as a run folder adds the KD term to the same step loss', async (t) => {
+  const teacherRun = tempDir();
+  await train({ ...BASE, phase: 'full', epochs: 1, data: makeData(), evalEvery: 0, outDir: teacherRun, stopAfterStep: 4, checkpointEverySteps: 4 });
+  const common = { ...BASE, phase: 'kernel', epochs: 1, data: makeData(), evalEvery: 0, init: teacherRun, stopAfterStep: 1 };
+  const without = await train({ ...common, outDir: tempDir() });
+  const withTeacher = await train({ ...common, outDir: tempDir(), teacher: teacherRun });
+  t.deepEqual(withTeacher.steps[0].subnets, without.steps[0].subnets);
+  // CE(softmax(teacher), student) > 0 is added to the same student loss on the same batch.
+  t.true(withTeacher.steps[0].loss > without.steps[0].loss + 1e-3, `${withTeacher.steps[0].loss} vs ${without.steps[0].loss}`);
+  await t.throwsAsync(train({ ...common, outDir: tempDir(), teacher: tempDir() }), { message: /no manifest\.json|does not exist/ });
 });
 
 test('a corrupt checkpoint is refused on resume', async (t) => {

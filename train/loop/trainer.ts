@@ -22,7 +22,7 @@ import {
   type TensorMap,
 } from '../checkpoint/index.ts';
 import { BatchIterator, PRESET_DATASETS, deriveSeed, loadDataset, subsetImages, type DatasetSplits } from '../data/index.ts';
-import { learningRate, type LearningRateSchedule } from '../optim/index.ts';
+import { firstNonFinite, learningRate, type LearningRateSchedule } from '../optim/index.ts';
 import { ParallelTrainer } from '../parallel/index.ts';
 import { EXIT_WEIGHTS, Supernet } from '../supernet/index.ts';
 import { assignVariables, evaluateSubnet, type EvalResult } from './evaluate.ts';
@@ -139,6 +139,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       hint: 'pass --resume to continue it, or choose another --out folder',
     });
   }
+  if (!existing && options.resume) {
+    // A typo in --out must not silently restart a long run from scratch.
+    throw new OfaError('E_RESUME_NONE', `--resume: run folder ${JSON.stringify(options.outDir)} holds no complete checkpoint to resume from`, {
+      hint: 'check --out, or run without --resume to start a new run there',
+    });
+  }
+  if (!options.data && PRESET_DATASETS[options.preset] === undefined) {
+    throw new OfaError('E_PRESET_DATA', `preset ${JSON.stringify(options.preset)} has no data set to train on; allowed: ${Object.keys(PRESET_DATASETS).join(', ')}`, {
+      hint: `the ${options.preset} preset is for tests, which generate their data`,
+    });
+  }
   mkdirSync(options.outDir, { recursive: true });
   const logPath = join(options.outDir, RUN_LOG);
   const record = (entry: Record<string, unknown>) => appendFileSync(logPath, `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
@@ -146,7 +157,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const backend = await initBackend({ prefer: options.backend ?? 'auto', log: !options.quiet });
   const data =
     options.data ??
-    loadDataset(PRESET_DATASETS[options.preset] ?? options.preset, {
+    loadDataset(PRESET_DATASETS[options.preset], {
       dir: options.dataDir,
       cacheDir: options.cacheDir,
       validationSize: options.validationSize,
@@ -167,7 +178,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const result: TrainResult = { outDir: options.outDir, steps: [], evaluations: [], stepsDone: 0, totalSteps, seconds: 0, imagesPerSecond: 0 };
   try {
     if (options.teacher) {
-      const checkpoint = loadCheckpoint(options.teacher, { expectPreset: options.preset, expectVariant: options.variant });
+      // A run folder stands for its latest checkpoint, as for --init.
+      const checkpoint = loadCheckpoint(latestCheckpoint(options.teacher) ?? options.teacher, { expectPreset: options.preset, expectVariant: options.variant });
+      log(`teacher: ${checkpoint.dir} (phase ${checkpoint.manifest.phase}, step ${checkpoint.manifest.step})`);
       teacher = new Supernet({ preset: options.preset, variant: options.variant, seed });
       assignVariables(teacher.parameters, group(checkpoint.tensors, PARAM_PREFIX));
       assignVariables(teacher.buffers, group(checkpoint.tensors, BUFFER_PREFIX));
@@ -217,10 +230,22 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     log(`training ${options.preset}/${options.variant} phase ${phase.name}: ${options.epochs} epochs x ${stepsPerEpoch} steps of ${batchSize} images (${trainSet.count} training images), backend ${backend.name}, ${trainer.workerCount} worker(s), ${trainer.shards} BN shard(s)`);
 
     const checkpointEvery = options.checkpointEverySteps ?? 200;
+    const diverged = (what: string): never => {
+      record({ event: 'non-finite', step, what });
+      throw new OfaError('E_NON_FINITE', `training diverged: ${what}; stopped without saving`, {
+        hint: result.lastCheckpoint ? `the last good checkpoint is ${result.lastCheckpoint}; resume from it with a lower --lr` : 'lower the learning rate (--lr)',
+        kind: 'failure',
+      });
+    };
     const save = (epoch: number, metrics: Record<string, unknown>) => {
+      const parameters = trainer.getParameters();
+      const buffers = trainer.getBuffers();
+      // The NaN/Inf guard's second half: a non-finite value is never written over the last good checkpoint.
+      const bad = firstNonFinite(parameters) ?? firstNonFinite(buffers);
+      if (bad !== undefined) diverged(`${bad} holds NaN or Inf at step ${step}`);
       const tensors: TensorMap = new Map();
-      tensorsOf(trainer.getParameters(), shapes, PARAM_PREFIX, tensors);
-      tensorsOf(trainer.getBuffers(), shapes, BUFFER_PREFIX, tensors);
+      tensorsOf(parameters, shapes, PARAM_PREFIX, tensors);
+      tensorsOf(buffers, shapes, BUFFER_PREFIX, tensors);
       tensorsOf(trainer.optimizerState, shapes, MOMENTUM_PREFIX, tensors);
       const dir = join(options.outDir, `step-${String(step).padStart(7, '0')}`);
       saveCheckpoint(dir, {
@@ -289,23 +314,23 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           return logits.dataSync() as Float32Array;
         });
       }
-      const outcome = await trainer.step(
-        configs,
-        { images: batch.images, imageShape: [batch.size, batch.resolution, batch.resolution, batch.channels], labels: batch.labels, teacherLogits },
-        {
-          lr,
-          labelSmoothing: options.labelSmoothing ?? 0.1,
-          exitWeights: phase.allExits ? EXIT_WEIGHTS : undefined,
-          dropout: true,
-          dropoutSeed: deriveSeed(seed, 0xd80, step),
-        },
-      );
-      if (!Number.isFinite(outcome.loss)) {
-        record({ event: 'non-finite', step, loss: String(outcome.loss) });
-        throw new OfaError('E_NON_FINITE', `training diverged: the loss at step ${step} (epoch ${epoch + 1}) is ${outcome.loss}; stopped without saving`, {
-          hint: result.lastCheckpoint ? `the last good checkpoint is ${result.lastCheckpoint}; resume from it with a lower --lr` : 'lower the learning rate (--lr)',
-          kind: 'failure',
-        });
+      let outcome: Awaited<ReturnType<ParallelTrainer['step']>>;
+      try {
+        outcome = await trainer.step(
+          configs,
+          { images: batch.images, imageShape: [batch.size, batch.resolution, batch.resolution, batch.channels], labels: batch.labels, teacherLogits },
+          {
+            lr,
+            labelSmoothing: options.labelSmoothing ?? 0.1,
+            exitWeights: phase.allExits ? EXIT_WEIGHTS : undefined,
+            dropout: true,
+            dropoutSeed: deriveSeed(seed, 0xd80, step),
+          },
+        );
+      } catch (error) {
+        // ParallelTrainer.step refuses a non-finite loss or gradient before touching the parameters.
+        if (error instanceof OfaError && error.code === 'E_NON_FINITE') diverged(`at step ${step + 1} (epoch ${epoch + 1}) ${error.message}`);
+        throw error;
       }
       step++;
       imagesSeen += batch.size;

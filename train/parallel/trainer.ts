@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { OfaError, describeValue } from '../../lib/errors.ts';
 import type { SubnetConfig } from '../../space/index.ts';
 import type { BackendPreference } from '../backend/index.ts';
-import { type SgdOptions, sgdStep } from '../optim/index.ts';
+import { type SgdOptions, firstNonFinite, sgdStep } from '../optim/index.ts';
 import { type Layout, layoutOf, sharedFloats, viewsOf } from './layout.ts';
 import type { AttachMessage, FromWorker, LayoutMessage, StepDone, StepLossOptions, StepMessage, WorkerInit } from './protocol.ts';
 
@@ -275,6 +275,14 @@ export class ParallelTrainer {
   async step(configs: readonly SubnetConfig[], input: StepInput, options: StepOptions): Promise<GradientStep> {
     const { lr, momentum, weightDecay, nesterov, decayExcluded, ...gradientOptions } = options;
     const result = await this.computeGradients(configs, input, gradientOptions);
+    // The NaN/Inf guard: a non-finite loss or gradient never reaches the parameters or the momentum.
+    const badGradient = Number.isFinite(result.loss) ? firstNonFinite(result.gradients) : undefined;
+    if (!Number.isFinite(result.loss) || badGradient !== undefined) {
+      const what = badGradient === undefined ? `the loss is ${result.loss}` : `the gradient of ${badGradient} holds NaN or Inf (loss ${result.loss})`;
+      throw new OfaError('E_NON_FINITE', `${what}; no parameter was updated`, {
+        hint: 'lower the learning rate or resume from the last checkpoint', kind: 'failure',
+      });
+    }
     const started = performance.now();
     sgdStep(this.parameters, result.gradients, this.momentumBuffers, { learningRate: lr, momentum, weightDecay, nesterov, decayExcluded });
     result.timings.update = performance.now() - started;
