@@ -13,13 +13,13 @@ export const TRAIN_SPEC: CommandSpec = {
     variant: { type: 'string', description: 'supernet variant', default: DEFAULT_VARIANT, choices: VARIANT_NAMES, placeholder: 'NAME' },
     phase: { type: 'string', description: 'training phase (ofav2.md s3): full, kernel, level-1/2, height-1..4, depth-1/2, expand-1/2', default: 'full', placeholder: 'NAME' },
     epochs: { type: 'int', description: 'epochs of this run (the LR schedule spans them)', default: 5, placeholder: 'N' },
-    out: { type: 'string', description: 'run folder (checkpoints, log.jsonl)', default: 'runs/fashion-ee-d-full', placeholder: 'DIR' },
+    out: { type: 'string', description: 'run folder (checkpoints, log.jsonl) (default: runs/<preset>-<variant>-<phase>)', placeholder: 'DIR' },
     resume: { type: 'boolean', description: 'continue the run in --out from its latest checkpoint' },
     'batch-size': { type: 'int', description: 'images per step', default: 64, placeholder: 'N' },
     lr: { type: 'number', description: "base learning rate (default: the phase's)", placeholder: 'LR' },
     seed: { type: 'int', description: 'seed of initialisation, data order and sampling', default: 0, placeholder: 'S' },
     'max-train-images': { type: 'int', description: 'train on a seeded subset of this many images', placeholder: 'M' },
-    'validation-size': { type: 'int', description: 'images held out of the training split for validation', default: 5000, placeholder: 'N' },
+    'validation-size': { type: 'int', description: "images held out of the training split for validation (default: the data set's, 5000; tiny-imagenet 15%)", placeholder: 'N' },
     'eval-images': { type: 'int', description: 'validation images per evaluation', default: 2000, placeholder: 'N' },
     'eval-every': { type: 'int', description: 'evaluate every N epochs (0: only at the end)', default: 1, placeholder: 'N' },
     init: { type: 'string', description: "start from this checkpoint's weights (the previous phase's run or checkpoint folder)", placeholder: 'DIR' },
@@ -78,6 +78,7 @@ export async function run(argv: string[]): Promise<number> {
   positive('shards', f.shards);
   positive('validation-size', f['validation-size'], 0);
   positive('eval-every', f['eval-every'], 0);
+  positive('eval-images', f['eval-images']);
   if (f.lr !== undefined && !((f.lr as number) > 0)) throw new OfaError('E_FLAG', `--lr ${f.lr} is not valid; allowed: a number > 0`);
   const { train } = await import('../train/loop/index.ts');
   const result = await train({
@@ -85,13 +86,13 @@ export async function run(argv: string[]): Promise<number> {
     variant: f.variant as string,
     phase: f.phase as string,
     epochs: f.epochs as number,
-    outDir: f.out as string,
+    outDir: (f.out as string | undefined) ?? `runs/${f.preset}-${f.variant}-${f.phase}`,
     resume: f.resume === true,
     batchSize: f['batch-size'] as number,
     baseLr: f.lr as number | undefined,
     seed: f.seed as number,
     maxTrainImages: f['max-train-images'] as number | undefined,
-    validationSize: f['validation-size'] as number,
+    validationSize: f['validation-size'] as number | undefined,
     evalImages: f['eval-images'] as number,
     evalEvery: f['eval-every'] as number,
     teacher: f.teacher as string | undefined,
@@ -118,6 +119,9 @@ export async function runEval(argv: string[]): Promise<number> {
     return 0;
   }
   const f = parsed.flags;
+  if (parsed.positionals.length > 0) throw new OfaError('E_ARGS', `ofa eval: unexpected argument ${JSON.stringify(parsed.positionals[0])}`, { hint: 'run `ofa eval --help`' });
+  positive('max-images', f['max-images']);
+  positive('recalibration-images', f['recalibration-images'], 0);
   if (typeof f.checkpoint !== 'string') throw new OfaError('E_FLAG', 'ofa eval: --checkpoint DIR is required', { hint: 'run `ofa eval --help`' });
   const { loadCheckpoint, latestCheckpoint, PARAM_PREFIX, BUFFER_PREFIX } = await import('../train/checkpoint/index.ts');
   const dir = latestCheckpoint(f.checkpoint) ?? f.checkpoint;
