@@ -1,7 +1,7 @@
 // `ofa train` / `ofa eval` as a user runs them: a real process, killed with SIGKILL mid-run, resumed.
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,13 +26,22 @@ test.serial('bad flags are refused with exit 2 and nothing written', (t) => {
     t.regex(r.stderr, /error \[E_/);
   }
   t.false(existsSync(join(out, 'latest.json')));
+  // --resume with nothing to resume, and a preset without a data set: refused before any work.
+  for (const args of [['--resume'], ['--preset', 'micro']]) {
+    const r = ofa(['train', '--variant', 'ofa', '--epochs', '1', '--out', join(dir, 'empty'), ...args]);
+    t.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    t.regex(r.stderr, args[0] === '--resume' ? /E_RESUME_NONE.*no complete checkpoint/ : /E_PRESET_DATA/);
+  }
   const missing = ofa(['eval', '--checkpoint', join(dir, 'nope')]);
   t.not(missing.status, 0);
   t.regex(missing.stderr, /does not exist/);
 });
 
-test.serial('SIGKILL mid-run leaves the last checkpoint usable; --resume finishes the run; eval reads it', async (t) => {
+test.serial('SIGKILL mid-run leaves the last checkpoint usable; --resume finishes the run as the uninterrupted one; eval reads it', async (t) => {
   const out = join(dir, 'run');
+  const whole = join(dir, 'whole');
+  const uninterrupted = ofa([...RUN, '--out', whole, '--quiet']);
+  t.is(uninterrupted.status, 0, uninterrupted.stderr);
   // Kill once the first epoch's checkpoint is there, while epoch 2 is under way.
   await new Promise<void>((resolve, reject) => {
     const child = spawn(process.execPath, [OFA, ...RUN, '--out', out, '--quiet'], { stdio: 'ignore' });
@@ -60,6 +69,27 @@ test.serial('SIGKILL mid-run leaves the last checkpoint usable; --resume finishe
   const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   t.true(log.some((l) => l.event === 'resume' && l.step === 5));
   t.is(log.at(-1).event, 'done');
+  // The resumed run's later losses and final evaluation equal the uninterrupted run's.
+  const reference = readFileSync(join(whole, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const pick = (lines: typeof log, event: string) => lines.filter((l) => l.event === event).at(-1);
+  t.is(pick(log, 'step').step, 10);
+  t.is(pick(log, 'step').lr, pick(reference, 'step').lr);
+  t.true(Math.abs(pick(log, 'step').loss - pick(reference, 'step').loss) <= 1e-5, `${pick(log, 'step').loss} vs ${pick(reference, 'step').loss}`);
+  pick(reference, 'eval').results.forEach((r: { top1: number; loss: number }, i: number) => {
+    t.is(pick(log, 'eval').results[i].top1, r.top1);
+    t.true(Math.abs(pick(log, 'eval').results[i].loss - r.loss) <= 1e-5);
+  });
+  // A checkpoint whose weights were changed after saving is refused by eval (exit 1), naming the file.
+  const corrupt = join(dir, 'corrupt');
+  mkdirSync(corrupt);
+  cpSync(latestCheckpoint(out)!, join(corrupt, 'step'), { recursive: true });
+  const weights = join(corrupt, 'step', 'weights.safetensors');
+  const bytes = readFileSync(weights);
+  bytes[bytes.length - 1] ^= 0xff;
+  writeFileSync(weights, bytes);
+  const refused = ofa(['eval', '--checkpoint', join(corrupt, 'step')]);
+  t.is(refused.status, 1, refused.stderr);
+  t.regex(refused.stderr, /E_CHECKPOINT_CHECKSUM.*weights\.safetensors.*corrupt/);
   const evaluation = ofa(['eval', '--checkpoint', out, '--max-images', '100', '--recalibration-images', '64', '--backend', 'wasm', '--json']);
   t.is(evaluation.status, 0, evaluation.stderr);
   const report = JSON.parse(evaluation.stdout);
