@@ -79,7 +79,6 @@ const SPECS: Record<string, CommandSpec> = {
       ...SPACE,
       samples: { type: 'int', description: 'number of held-out random subnets', default: 100, placeholder: 'N' },
       seed: { type: 'int', description: 'seed of the held-out subnets (must differ from the calibration seed)', default: 1001, placeholder: 'S' },
-      anchors: { type: 'int', description: 'calibration subnets re-measured in every chunk to report the machine drift', default: 5, placeholder: 'N' },
       runs: { type: 'int', description: 'minimum timed runs per subnet', default: 64, placeholder: 'N' },
       'min-time': { type: 'number', description: 'minimum sampling time per subnet in seconds', default: 0.25, placeholder: 'S' },
       warmup: PROTOCOL.warmup,
@@ -253,7 +252,6 @@ async function validate(flags: ParsedFlags): Promise<number> {
     preset: flags.preset as string,
     variant: flags.variant as string,
     count: positiveInt('validate', 'samples', flags.samples, 2),
-    anchors: positiveInt('validate', 'anchors', flags.anchors, 0),
     seed: flags.seed as number,
     protocol: protocolOf('validate', flags),
     quiet: flags.quiet === true,
@@ -266,7 +264,8 @@ async function validate(flags: ParsedFlags): Promise<number> {
         `validation on ${device.name}, ${result.preset}/${result.variant}: ${q.subnets} held-out subnets (seed ${result.seed}), measured ${result.measuredRangeMs.map((v) => v.toFixed(3)).join('..')} ms`,
         `within +-5%: ${(q.within5 * 100).toFixed(1)}%   within +-10%: ${(q.within10 * 100).toFixed(1)}%   MAPE ${(q.mape * 100).toFixed(2)}%   Spearman ${q.spearman.toFixed(4)}`,
         `uncalibrated table sum: within +-10% ${(result.rawSum.within10 * 100).toFixed(1)}%, MAPE ${(result.rawSum.mape * 100).toFixed(2)}%, Spearman ${result.rawSum.spearman.toFixed(4)}`,
-        `with machine drift (${result.drift.anchors} calibration subnets re-measured, factor ${result.drift.factors.map((f) => f.toFixed(3)).join(', ')}): within +-5% ${(result.drift.quality.within5 * 100).toFixed(1)}%, within +-10% ${(result.drift.quality.within10 * 100).toFixed(1)}%, MAPE ${(result.drift.quality.mape * 100).toFixed(2)}%`,
+        `machine speed against the table's (speed reference re-measured in every chunk): x${result.drift.factors.map((f) => f.toFixed(3)).join(', x')}; ` +
+          `predictions scaled by it: within +-5% ${(result.drift.quality.within5 * 100).toFixed(1)}%, within +-10% ${(result.drift.quality.within10 * 100).toFixed(1)}%, MAPE ${(result.drift.quality.mape * 100).toFixed(2)}%, Spearman ${result.drift.quality.spearman.toFixed(4)}`,
       ].join('\n'),
     );
   }

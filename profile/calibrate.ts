@@ -1,18 +1,11 @@
 // Calibration and validation of the latency predictor on measured whole subnets (pipeline.md: "a
 // per-device calibration fitted on measured whole subnets; its quality is reported as the share of
 // held-out subnets within +-5% and +-10% of measured, and rank correlation").
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { tmpdir } from 'node:os';
-import { writeFileAtomic, writeJsonAtomic } from '../lib/atomic.ts';
+import { writeJsonAtomic } from '../lib/atomic.ts';
 import { OfaError } from '../lib/errors.ts';
 import { ProgressBar } from '../lib/progress.ts';
 import { createRng } from '../lib/rng.ts';
 import { configId, sampleRandom, type SubnetConfig } from '../space/index.ts';
-import { randomStaticSubnet } from '../export/random.ts';
-import { exportSubnet, randomInitSource } from '../export/subnet.ts';
-import { encodeModel } from '../export/onnx.ts';
 import { deviceDataDir, type DeviceProfile } from './device.ts';
 import { hostFacts, type HostFacts } from './host.ts';
 import { loadTable, type LatencyTable } from './lut.ts';
@@ -27,8 +20,9 @@ import {
   type Calibration,
   type CalibrationPoint,
 } from './predictor.ts';
+import { cachedSubnetModel, referenceConfig, referenceModel, type ReferenceRecord } from './reference.ts';
 import { median, spearman } from './stats.ts';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 export interface SubnetRunOptions {
   device: DeviceProfile;
@@ -61,79 +55,49 @@ export function randomSubnets(preset: string, variant: string, count: number, se
   return out;
 }
 
-/** The whole subnet as ONNX bytes, with random weights (latency does not depend on trained values). */
-export function subnetModel(config: SubnetConfig, seed: number): Uint8Array {
-  return encodeModel(exportSubnet(randomStaticSubnet(config, seed), { source: randomInitSource(seed) }));
-}
-
 interface MeasuredSubnet extends CalibrationPoint {
   config: SubnetConfig;
 }
 
-/** A hash of the exporter's sources: a changed exporter never reuses models cached by an older one. */
-let exporterHash: string | undefined;
-function exporterVersion(): string {
-  if (exporterHash === undefined) {
-    const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'export');
-    const hash = createHash('sha256');
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts')).sort()) hash.update(file).update(readFileSync(join(dir, file)));
-    exporterHash = hash.digest('hex').slice(0, 12);
-  }
-  return exporterHash;
+interface MeasuredSubnet extends CalibrationPoint {
+  config: SubnetConfig;
+  /** Machine speed in this subnet's chunk against the table's: referenceMs / table.reference.medianMs. */
+  speed: number;
 }
 
 /**
- * Exported subnets are cached by (config id, weight seed, exporter version) in the OS temp folder:
- * exporting takes about a second per subnet, and the same held-out set is measured on every device.
+ * Measures whole subnets interleaved (pipeline.md), in chunks of 50 to bound memory, with the speed
+ * reference (reference.ts) in every chunk. `speed` is 1 for a table built without a reference.
  */
-function cachedSubnetModel(config: SubnetConfig, seed: number): Uint8Array {
-  const dir = join(tmpdir(), 'ofav2-subnet-models');
-  const file = join(dir, `${config.preset}-${config.variant}-${configId(config)}-${seed}-${exporterVersion()}.onnx`);
-  if (existsSync(file)) return new Uint8Array(readFileSync(file));
-  const bytes = subnetModel(config, seed);
-  mkdirSync(dir, { recursive: true });
-  writeFileAtomic(file, bytes);
-  return bytes;
-}
-
-interface Anchor {
-  model: Uint8Array;
-  /** Its latency when the calibration measured it. */
-  calibratedMs: number;
-}
-
-async function measureSubnets(
-  options: SubnetRunOptions,
-  configs: SubnetConfig[],
-  table: LatencyTable,
-  protocol: Protocol,
-  label: string,
-  anchors: Anchor[] = [],
-): Promise<(MeasuredSubnet & { drift: number })[]> {
+async function measureSubnets(options: SubnetRunOptions, configs: SubnetConfig[], table: LatencyTable, protocol: Protocol, label: string): Promise<MeasuredSubnet[]> {
   const sums = configs.map((config) => tableSum(config, table));
-  const bar = new ProgressBar({ label: `${label}: export`, total: configs.length, unit: 'subnets', quiet: options.quiet });
+  const bar = new ProgressBar({ label: `${label}: export`, total: configs.length + 1, unit: 'subnets', quiet: options.quiet });
   const models = configs.map((config, i) => {
     const bytes = cachedSubnetModel(config, options.seed + i);
     bar.tick();
     return bytes;
   });
-  // All subnets measured interleaved in one run (pipeline.md), in chunks to bound memory. Anchors
-  // (calibration subnets) join every chunk: their latency now against at calibration is the drift of
-  // the shared machine's speed between the two runs.
-  const points: (MeasuredSubnet & { drift: number })[] = [];
+  const reference = referenceModel(options.preset, options.variant);
+  bar.tick();
+  const points: MeasuredSubnet[] = [];
   const chunkSize = 50;
   const measureBar = new ProgressBar({ label: `${label}: measure`, total: configs.length, unit: 'subnets', quiet: options.quiet });
   for (let start = 0; start < configs.length; start += chunkSize) {
     const chunk = models.slice(start, start + chunkSize);
-    const results = await measureInterleaved([...chunk, ...anchors.map((a) => a.model)], options.device, protocol);
-    const drift = anchors.length > 0 ? median(anchors.map((a, k) => results[chunk.length + k].stats.medianMs / a.calibratedMs)) : 1;
+    const results = await measureInterleaved([...chunk, reference], options.device, protocol);
+    const referenceMs = results[chunk.length].stats.medianMs;
+    const speed = table.reference ? referenceMs / table.reference.medianMs : 1;
     results.slice(0, chunk.length).forEach((result, j) => {
       const i = start + j;
-      points.push({ config: configs[i], configId: configId(configs[i]), measuredMs: result.stats.medianMs, ...sums[i], drift });
+      points.push({ config: configs[i], configId: configId(configs[i]), measuredMs: result.stats.medianMs, referenceMs, speed, ...sums[i] });
     });
     measureBar.tick(chunk.length);
   }
   return points;
+}
+
+function referenceRecord(options: SubnetRunOptions, points: readonly MeasuredSubnet[]): ReferenceRecord {
+  return { configId: configId(referenceConfig(options.preset, options.variant)), medianMs: median([...new Set(points.map((p) => p.referenceMs!))]) };
 }
 
 export interface CalibrateResult {
@@ -145,7 +109,9 @@ export async function calibrateDevice(options: SubnetRunOptions): Promise<Calibr
   const table = options.table ?? loadTable(options.device, options.preset, options.variant);
   const protocol = resolveProtocol({ minTimeMs: 250, ...options.protocol });
   const configs = randomSubnets(options.preset, options.variant, options.count, options.seed);
-  const points = await measureSubnets(options, configs, table, protocol, `calibrate ${options.device.name}`);
+  const measured = await measureSubnets(options, configs, table, protocol, `calibrate ${options.device.name}`);
+  // Fitted at the table's speed: each measurement divided by its chunk's speed factor (reference.ts).
+  const points = measured.map((p) => ({ ...p, measuredMs: p.measuredMs / p.speed }));
   const coefficients = fitCalibration(points);
   const mape = (predict: (p: MeasuredSubnet) => number) => points.reduce((s, p) => s + Math.abs(predict(p) - p.measuredMs) / p.measuredMs, 0) / points.length;
   const calibration: Calibration = {
@@ -159,8 +125,9 @@ export async function calibrateDevice(options: SubnetRunOptions): Promise<Calibr
     subnets: points.length,
     fit: { mape: mape((p) => applyCalibration(p, coefficients)), rawSumMape: mape((p) => p.tableSumMs) },
     tableRuns: table.runs.length,
+    ...(table.reference ? { tableReference: table.reference, reference: referenceRecord(options, measured) } : {}),
     date: new Date().toISOString(),
-    points: points.map(({ configId: id, measuredMs, tableSumMs, blocks }) => ({ configId: id, measuredMs, tableSumMs, blocks })),
+    points: measured.map(({ configId: id, measuredMs, referenceMs, tableSumMs, blocks }) => ({ configId: id, measuredMs, referenceMs, tableSumMs, blocks })),
   };
   const file = calibrationPath(options.device, options.preset, options.variant);
   if (!options.dryRun) writeJsonAtomic(file, calibration, { createParents: true });
@@ -200,32 +167,18 @@ export interface ValidationResult {
   /** The same figures for the uncalibrated table sum. */
   rawSum: PredictorQuality;
   /**
-   * Calibration subnets re-measured in every validation chunk (interleaved): `factors` is the median
-   * ratio of their latency now to at calibration (the shared machine's drift), and `quality` the
+   * The speed reference measured in every validation chunk: `factors` is its latency now over its
+   * latency when the table was built (the shared machine's drift; 1 = same speed), and `quality` the
    * figures of prediction x factor. Reported beside, never instead of, the plain figures.
    */
-  drift: { anchors: number; factors: number[]; quality: PredictorQuality };
+  drift: { reference?: ReferenceRecord; factors: number[]; quality: PredictorQuality };
   measuredRangeMs: [number, number];
   seconds: number;
   file?: string;
   subnets: { configId: string; measuredMs: number; predictedMs: number; tableSumMs: number; blocks: number }[];
 }
 
-/** The first `count` calibration subnets (same configs and weight seeds as the calibration used). */
-function calibrationAnchors(options: SubnetRunOptions, calibration: Calibration, count: number): Anchor[] {
-  if (count <= 0) return [];
-  const configs = randomSubnets(options.preset, options.variant, calibration.subnets, calibration.seed);
-  const anchors: Anchor[] = [];
-  for (const [i, config] of configs.slice(0, count).entries()) {
-    const point = calibration.points[i];
-    // A calibration from another sampler or space cannot be replayed: no anchors then.
-    if (!point || point.configId !== configId(config)) return [];
-    anchors.push({ model: cachedSubnetModel(config, calibration.seed + i), calibratedMs: point.measuredMs });
-  }
-  return anchors;
-}
-
-export async function validatePredictor(options: SubnetRunOptions & { calibration?: Calibration; anchors?: number }): Promise<ValidationResult> {
+export async function validatePredictor(options: SubnetRunOptions & { calibration?: Calibration }): Promise<ValidationResult> {
   const started = process.hrtime.bigint();
   const table = options.table ?? loadTable(options.device, options.preset, options.variant);
   const calibration = options.calibration ?? loadCalibration(options.device, options.preset, options.variant);
@@ -241,11 +194,10 @@ export async function validatePredictor(options: SubnetRunOptions & { calibratio
   const host = hostFacts();
   // Held out: a different seed, and no network the calibration measured.
   const configs = randomSubnets(options.preset, options.variant, options.count, options.seed, new Set(calibration.points.map((p) => p.configId)));
-  const anchors = calibrationAnchors(options, calibration, options.anchors ?? 5);
-  const points = await measureSubnets(options, configs, table, protocol, `validate ${options.device.name}`, anchors);
+  const points = await measureSubnets(options, configs, table, protocol, `validate ${options.device.name}`);
   const measured = points.map((p) => p.measuredMs);
   const predicted = points.map((p) => applyCalibration(p, calibration.coefficients));
-  const driftCorrected = points.map((p, i) => predicted[i] * p.drift);
+  const driftCorrected = points.map((p, i) => predicted[i] * p.speed);
   const result: ValidationResult = {
     device: options.device.name,
     preset: options.preset,
@@ -257,8 +209,8 @@ export async function validatePredictor(options: SubnetRunOptions & { calibratio
     quality: predictorQuality(predicted, measured),
     rawSum: predictorQuality(points.map((p) => p.tableSumMs), measured),
     drift: {
-      anchors: anchors.length,
-      factors: [...new Set(points.map((p) => p.drift))],
+      ...(table.reference ? { reference: referenceRecord(options, points) } : {}),
+      factors: [...new Set(points.map((p) => p.speed))],
       quality: predictorQuality(driftCorrected, measured),
     },
     measuredRangeMs: [Math.min(...measured), Math.max(...measured)],

@@ -13,12 +13,20 @@ import { deviceDataDir, type DeviceProfile } from './device.ts';
 import { hostFacts, type HostFacts } from './host.ts';
 import { deviceKnobs, measureInterleaved, resolveProtocol, type MeasureOptions, type Measurement, type Protocol } from './measure.ts';
 import { getRuntime } from './runtimes/index.ts';
+import { configId } from '../space/index.ts';
+import { referenceConfig, referenceModel, type ReferenceRecord } from './reference.ts';
+import { median } from './stats.ts';
 
 export const LUT_FORMAT = 'ofav2-latency-table/1';
 
 export interface LutEntry {
-  /** Median of the timed runs, ms: what the predictor sums. */
+  /** Median of the timed runs, ms, as measured. */
   medianMs: number;
+  /**
+   * Median of the speed reference measured interleaved in the same chunk (reference.ts). The predictor
+   * sums medianMs * table.reference.medianMs / referenceMs: the entry at the table's speed.
+   */
+  referenceMs?: number;
   p90Ms: number;
   madMs: number;
   samples: number;
@@ -37,6 +45,8 @@ export interface LutRun {
   measured: number;
   /** Wall-clock seconds this build session has spent so far (updated after every chunk). */
   seconds?: number;
+  /** The speed reference's median in each chunk this session measured, in order. */
+  referenceMs?: number[];
 }
 
 export interface LatencyTable {
@@ -49,7 +59,21 @@ export interface LatencyTable {
   expectedEntries: number;
   complete: boolean;
   runs: LutRun[];
+  /** The speed reference every chunk measured; absent in tables built before it existed. */
+  reference?: ReferenceRecord;
   entries: Record<string, LutEntry>;
+}
+
+/** An entry's latency at the table's reference speed (the raw median when there is no reference). */
+export function entryMs(entry: Pick<LutEntry, 'medianMs' | 'referenceMs'>, table: Pick<LatencyTable, 'reference'>): number {
+  if (!table.reference || !entry.referenceMs) return entry.medianMs;
+  return (entry.medianMs * table.reference.medianMs) / entry.referenceMs;
+}
+
+/** The median of every chunk's reference latency, over all build sessions. */
+function referenceOf(table: LatencyTable, id: string): ReferenceRecord | undefined {
+  const perChunk = table.runs.flatMap((run) => run.referenceMs ?? []);
+  return perChunk.length > 0 ? { configId: id, medianMs: median(perChunk) } : undefined;
 }
 
 export function tablePath(device: DeviceProfile, preset: string, variant: string): string {
@@ -123,12 +147,13 @@ export async function buildTable(options: BuildTableOptions): Promise<BuildTable
   const blocks = enumerateBlocks({ preset, variant });
   const knobs = deviceKnobs(device);
   const host = hostFacts();
+  const referenceId = configId(referenceConfig(preset, variant));
 
   let table: LatencyTable | undefined;
   if (!options.fresh && existsSync(file)) {
     table = readTable(file);
     // A table mixes entries only from one device setting, runtime and CPU: anything else is a new table.
-    const mismatch =
+    let mismatch =
       table.preset !== preset || table.variant !== variant
         ? `it is for ${table.preset}/${table.variant}`
         : !sameKnobs(table.device, knobs)
@@ -138,6 +163,9 @@ export async function buildTable(options: BuildTableOptions): Promise<BuildTable
             : table.runs.some((r) => r.host.cpuModel !== host.cpuModel || r.host.logicalCores !== host.logicalCores)
               ? `it was measured on ${table.runs[0].host.cpuModel} (${table.runs[0].host.logicalCores} cores)`
               : undefined;
+    if (!mismatch && Object.keys(table.entries).length > 0 && table.reference?.configId !== referenceId) {
+      mismatch = 'it was built without the speed reference this version measures in every chunk';
+    }
     if (mismatch) {
       throw new OfaError('E_LUT_MISMATCH', `latency table ${file} cannot be resumed: ${mismatch}`, { hint: 'rebuild it with --fresh (or move the old table away)' });
     }
@@ -147,9 +175,10 @@ export async function buildTable(options: BuildTableOptions): Promise<BuildTable
   const todo = [...blocks.entries()].filter(([key]) => !(key in table.entries));
   const skipped = blocks.size - todo.length;
   const run = table.runs.length;
-  const runRecord: LutRun = { startedAt: host.date, host, protocol, measured: 0 };
+  const runRecord: LutRun = { startedAt: host.date, host, protocol, measured: 0, referenceMs: [] };
   if (todo.length > 0) table.runs.push(runRecord);
 
+  const reference = todo.length > 0 ? referenceModel(preset, variant) : new Uint8Array();
   const bar = new ProgressBar({ label: `lut ${device.name} ${preset}/${variant}`, total: todo.length, unit: 'blocks', quiet: options.quiet || todo.length === 0 });
   let measured = 0;
   const chunkSize = options.chunkSize ?? 16;
@@ -157,11 +186,14 @@ export async function buildTable(options: BuildTableOptions): Promise<BuildTable
   // Blocks are measured interleaved in chunks (measure.ts), and the table is written after each chunk.
   for (let start = 0; start < todo.length && measured < limit; start += chunkSize) {
     const chunk = todo.slice(start, Math.min(start + chunkSize, start + (limit - measured)));
-    const results = await measureInterleaved(chunk.map(([, spec]) => blockModel(spec)), device, protocol);
+    const results = await measureInterleaved([...chunk.map(([, spec]) => blockModel(spec)), reference], device, protocol);
+    const referenceMs = results[chunk.length].stats.medianMs;
+    runRecord.referenceMs!.push(referenceMs);
     chunk.forEach(([key, spec], i) => {
       const result = results[i];
       table.entries[key] = {
         medianMs: result.stats.medianMs,
+        referenceMs,
         p90Ms: result.stats.p90Ms,
         madMs: result.stats.madMs,
         samples: result.stats.count,
@@ -172,6 +204,7 @@ export async function buildTable(options: BuildTableOptions): Promise<BuildTable
       };
     });
     measured += chunk.length;
+    table.reference = referenceOf(table, referenceId);
     runRecord.measured = measured;
     runRecord.seconds = Number(process.hrtime.bigint() - started) / 1e9;
     table.complete = Object.keys(table.entries).length >= blocks.size;

@@ -17,7 +17,8 @@ import { OfaError } from '../lib/errors.ts';
 import type { SubnetConfig } from '../space/index.ts';
 import { blockKeysOf } from './blocks.ts';
 import { deviceDataDir, type DeviceProfile } from './device.ts';
-import { loadTable, type LatencyTable } from './lut.ts';
+import { entryMs, loadTable, type LatencyTable } from './lut.ts';
+import type { ReferenceRecord } from './reference.ts';
 import { leastSquares } from './stats.ts';
 
 export const CALIBRATION_FORMAT = 'ofav2-latency-calibration/1';
@@ -30,7 +31,10 @@ export interface CalibrationCoefficients {
 
 export interface CalibrationPoint {
   configId: string;
+  /** As measured (the fit divides it by the chunk's speed factor: referenceMs / the table's). */
   measuredMs: number;
+  /** The speed reference's median in the same chunk (reference.ts). */
+  referenceMs?: number;
   tableSumMs: number;
   blocks: number;
 }
@@ -47,6 +51,9 @@ export interface Calibration {
   fit: { mape: number; rawSumMape: number };
   /** When the table the calibration was fitted on was last extended (a rebuilt table needs a new fit). */
   tableRuns: number;
+  /** The table's reference speed the coefficients are at, and the reference as this calibration saw it. */
+  tableReference?: ReferenceRecord;
+  reference?: ReferenceRecord;
   date: string;
   points: CalibrationPoint[];
 }
@@ -56,15 +63,18 @@ export interface TableSum {
   blocks: number;
 }
 
-/** The sum of a subnet's entries; a block the table lacks is an error naming its key. */
-export function tableSum(config: SubnetConfig, table: Pick<LatencyTable, 'entries'>): TableSum {
+/**
+ * The sum of a subnet's entries, each at the table's reference speed (lut.ts entryMs); a block the
+ * table lacks is an error naming its key.
+ */
+export function tableSum(config: SubnetConfig, table: Pick<LatencyTable, 'entries' | 'reference'>): TableSum {
   const keys = blockKeysOf(config);
   let sum = 0;
   const missing: string[] = [];
   for (const key of keys) {
     const entry = table.entries[key];
     if (!entry) missing.push(key);
-    else sum += entry.medianMs;
+    else sum += entryMs(entry, table);
   }
   if (missing.length > 0) {
     throw new OfaError('E_LUT_MISSING_BLOCK', `the latency table has no entry for ${missing.length} block(s) of this subnet: ${[...new Set(missing)].slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}`, {

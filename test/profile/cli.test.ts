@@ -59,10 +59,14 @@ test('lut -> calibrate -> validate -> predict, tables beside the device file', a
   t.is(report.quality.subnets, 4);
   for (const key of ['within5', 'within10', 'mape', 'spearman']) t.is(typeof report.quality[key], 'number', key);
   t.true(report.quality.within10 >= report.quality.within5);
-  // Calibration subnets re-measured beside the held-out ones give the machine's drift factor.
-  t.is(report.drift.anchors, 5);
-  t.true(report.drift.factors.every((f: number) => f > 0));
+  // The speed reference re-measured beside the held-out subnets gives the machine's speed against the
+  // table's (one chunk: one factor), and the calibration was fitted at the table's speed.
+  const table = JSON.parse(readFileSync(join(dir, 'tiny-box', 'lut-micro-ee-d.json'), 'utf8'));
+  t.is(report.drift.factors.length, 1);
+  t.true(Math.abs(report.drift.factors[0] - report.drift.reference.medianMs / table.reference.medianMs) < 1e-12);
   t.is(report.drift.quality.subnets, 4);
+  t.deepEqual(calibration.tableReference, table.reference);
+  t.true(calibration.points.every((p: { referenceMs: number }) => p.referenceMs === calibration.reference.medianMs));
   // Held out: none of the validation subnets was in the calibration set.
   const calibrated = new Set(calibration.points.map((p: { configId: string }) => p.configId));
   for (const subnet of report.subnets) t.false(calibrated.has(subnet.configId));

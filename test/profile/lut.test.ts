@@ -19,6 +19,8 @@ import {
   type LatencyTable,
 } from '../../profile/index.ts';
 import { FAST, cpuDevice, tempDir } from './fixtures.ts';
+import { configId } from '../../space/index.ts';
+import { median, referenceConfig } from '../../profile/index.ts';
 
 test('the enumerated blocks cover every block that 1000 random subnets need, for every variant', (t) => {
   for (const variant of VARIANT_NAMES) {
@@ -67,6 +69,13 @@ test('a built table covers 1000 random subnets; a re-run resumes and skips measu
   // Entries measured by the first run were kept, not re-measured.
   for (const [key, entry] of Object.entries(partial.entries)) t.deepEqual(table.entries[key], entry);
   for (const entry of Object.values(table.entries)) t.true(entry.medianMs > 0 && entry.samples >= FAST.minSamples);
+  // Every chunk measured the speed reference; the table's reference speed is the median over chunks.
+  t.is(table.reference?.configId, configId(referenceConfig('micro', 'ofa')));
+  const chunkReferences = table.runs.flatMap((run) => run.referenceMs!);
+  t.true(chunkReferences.every((ms) => ms > 0));
+  t.is(chunkReferences.length, 3 + 7); // 20 entries in chunks of 8, then 110 in chunks of 16
+  t.is(table.reference!.medianMs, median(chunkReferences));
+  for (const entry of Object.values(table.entries)) t.true(chunkReferences.includes(entry.referenceMs!));
   const third = await buildTable({ device, preset: 'micro', variant: 'ofa', protocol: FAST, file, quiet: true });
   t.is(third.measured, 0);
   const predictor = makePredictor(table);
@@ -113,6 +122,18 @@ test("the predictor's sum matches a hand-built table", (t) => {
   const { [blockKey(blocks[0][0])]: _, ...withoutStem } = entries;
   t.throws(() => tableSum(config, { entries: withoutStem }), { message: /no entry for 1 block\(s\) of this subnet: stem:r8/ });
   t.throws(() => makePredictor(table).predict(sampleUniform({ preset: 'micro', variant: 'ee-d' }, { kernel: 3, expand: 3, depth: 2 })), { message: /micro\/ee-d.*micro\/ofa/ });
+
+  // With a speed reference: the stem and stage 1 were measured while the machine ran at half speed (the
+  // reference took 2 ms instead of the table's 1 ms), so they count half; the rest at full speed.
+  const slowKeys = new Set(blocks.slice(0, 2).map(([spec]) => blockKey(spec)));
+  const withReference = Object.fromEntries(
+    Object.entries(entries).map(([key, entry]) => [key, slowKeys.has(key) ? { ...entry, medianMs: 2 * entry.medianMs, referenceMs: 2 } : { ...entry, referenceMs: 1 }]),
+  );
+  const scaled = tableSum(config, { entries: withReference, reference: { configId: 'ref', medianMs: 1 } });
+  t.true(Math.abs(scaled.tableSumMs - expected) < 1e-12, `${scaled.tableSumMs} vs ${expected}`);
+  // The same table at a reference speed of 1.5 ms: every entry at 1.5 / its chunk's reference.
+  const slower = tableSum(config, { entries: withReference, reference: { configId: 'ref', medianMs: 1.5 } });
+  t.true(Math.abs(slower.tableSumMs - 1.5 * expected) < 1e-12);
 });
 
 test('the calibration fit recovers known coefficients and falls back when block counts do not vary', (t) => {
