@@ -26,7 +26,8 @@ const EXPORT_SPEC: CommandSpec = {
   flags: {
     checkpoint: { type: 'string', description: 'supernet checkpoint folder (manifest.json + weights.safetensors)', placeholder: 'DIR' },
     'random-init': { type: 'boolean', description: 'random weights instead of a checkpoint (for latency work)' },
-    seed: { type: 'int', description: 'seed of --random-init', default: 0, placeholder: 'S' },
+    // No declared default: a --seed given with --checkpoint must be told apart from an absent one.
+    seed: { type: 'int', description: 'seed of --random-init (default 0; only with --random-init)', placeholder: 'S' },
     subnet: { type: 'string', description: 'one subnet config (JSON file)', placeholder: 'CFG.json' },
     subnets: { type: 'string', description: 'a JSON array of subnet configs; writes DIR/<config id>.onnx each', placeholder: 'LIST.json' },
     output: { type: 'string', alias: 'o', description: 'output file (--subnet) or existing folder (--subnets)', placeholder: 'PATH' },
@@ -47,13 +48,32 @@ const INSPECT_SPEC: CommandSpec = {
   flags: { json: { type: 'boolean', description: 'print JSON' } },
 };
 
-function weightSource(flags: Record<string, unknown>): WeightSource {
+type WeightFlags = { checkpoint: string } | { randomInitSeed: number };
+
+/** Checks the weight flags before any input is read: exactly one source; --seed only with --random-init. */
+function weightFlags(flags: Record<string, unknown>): WeightFlags {
   const checkpoint = flags.checkpoint as string | undefined;
   const randomInit = flags['random-init'] === true;
+  const seed = flags.seed as number | undefined;
   if ((checkpoint === undefined) === !randomInit) {
     throw new OfaError('E_FLAG', 'ofa export: give exactly one of --checkpoint DIR and --random-init', { hint: 'run `ofa export --help`' });
   }
-  return randomInit ? randomInitWeights(flags.seed as number) : checkpointWeights(checkpoint as string);
+  if (checkpoint !== undefined) {
+    // A checkpoint fixes the weights; silently ignoring the seed would suggest it changed them.
+    if (seed !== undefined) {
+      throw new OfaError(
+        'E_FLAG_CONFLICT',
+        `ofa export: --seed ${seed} conflicts with --checkpoint ${JSON.stringify(checkpoint)}; allowed: --seed only with --random-init (a checkpoint's weights are fixed)`,
+        { hint: 'drop --seed, or use --random-init --seed S instead of --checkpoint' },
+      );
+    }
+    return { checkpoint };
+  }
+  return { randomInitSeed: seed ?? 0 };
+}
+
+function weightSource(weights: WeightFlags): WeightSource {
+  return 'checkpoint' in weights ? checkpointWeights(weights.checkpoint) : randomInitWeights(weights.randomInitSeed);
 }
 
 async function runExport(argv: string[]): Promise<number> {
@@ -68,6 +88,7 @@ async function runExport(argv: string[]): Promise<number> {
   const list = flags.subnets as string | undefined;
   if ((single === undefined) === (list === undefined)) throw new OfaError('E_FLAG', 'ofa export: give exactly one of --subnet CFG.json and --subnets LIST.json', { hint: 'run `ofa export --help`' });
   if (!output) throw new OfaError('E_FLAG', 'ofa export: missing -o/--output', { hint: 'run `ofa export --help`' });
+  const weights = weightFlags(flags);
   // Read and validate every input before loading weights or writing anything.
   const configs: SubnetConfig[] = single ? [readSubnetConfigFile(single)] : readSubnetListFile(list as string);
   let targets: string[];
@@ -81,7 +102,7 @@ async function runExport(argv: string[]): Promise<number> {
     }
     targets = configs.map((config) => join(output, `${configId(config)}.onnx`));
   }
-  const source = weightSource(flags);
+  const source = weightSource(weights);
   const results: { file: string; configId: string; bytes: number; seconds: number }[] = [];
   try {
     // A config that does not fit the checkpoint's supernet is refused before any file is written.

@@ -1,14 +1,16 @@
-// `ofa export` end to end, in process (cli/main.ts): files written, inspect output, and bad input
-// (unknown preset, a config that does not fit the checkpoint, a corrupt checkpoint, a missing output
-// folder): a clear error, the right exit code, and no file left behind.
+// `ofa export` end to end, in process (cli/main.ts): files written, their metadata and node names,
+// inspect output, `--random-init` reproducibility, and bad input (unknown preset, a config of another
+// preset or variant than the checkpoint, a corrupt checkpoint, a missing output file's folder or output
+// folder, --seed with --checkpoint): a clear error, the right exit code, and no file left behind.
 import test from 'ava';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { main } from '../../cli/main.ts';
+import { decodeModel } from '../../export/index.ts';
 import { createRng } from '../../lib/rng.ts';
-import { configId, sampleMax, sampleRandom, subnetCost } from '../../space/index.ts';
+import { activeBranches, configId, sampleMax, sampleRandom, subnetCost, subnetGeometry, type SubnetConfig } from '../../space/index.ts';
 import { joinTensors, saveCheckpoint, type TensorMap } from '../../train/checkpoint/index.ts';
 import { Supernet } from '../../train/supernet/index.ts';
 import { tf, useCpuBackend } from './harness.ts';
@@ -42,6 +44,17 @@ function tempDir(t: import('ava').ExecutionContext): string {
 /** Files in `dir`, temporary siblings of atomic writes included (none may be left behind). */
 const listing = (dir: string) => readdirSync(dir).sort();
 
+const nodeNames = (file: string) => new Set(decodeModel(readFileSync(file)).graph!.node!.map((node) => node.name));
+
+/** The exporter's dotted node names (export/emit.ts) of every active MBConv depthwise conv, and the classifier. */
+function expectedNodeNames(config: SubnetConfig): string[] {
+  const geometry = subnetGeometry(config);
+  const depthwise = geometry.stages.flatMap((stage) =>
+    stage.layers.filter((layer) => activeBranches(layer.branches).mbconv).map((layer) => `stage${stage.index}.layer${layer.layer}.mbconv.depthwise`),
+  );
+  return [...depthwise, `exit${geometry.head.exit}.classifier`];
+}
+
 serial('export --random-init --subnet, then inspect (text and --json): MACs and params as space/cost.ts, runs with any batch', async (t) => {
   const dir = tempDir(t);
   const config = sampleRandom({ preset: 'micro', variant: 'ee-d-p' }, createRng(9));
@@ -62,6 +75,14 @@ serial('export --random-init --subnet, then inspect (text and --json): MACs and 
   t.is(summary.metadata.config_id, configId(config));
   t.deepEqual(JSON.parse(summary.metadata.subnet_config), config);
   t.is(Number(summary.metadata.macs), cost.macs);
+  t.is(Number(summary.metadata.params), cost.deployedParams);
+  t.is(summary.metadata.preset, config.preset);
+  t.is(summary.metadata.variant, config.variant);
+  // Readable node names (export/emit.ts), e.g. stage2.layer1.mbconv.depthwise, for Netron and profiling.
+  const names = nodeNames(model);
+  const expected = expectedNodeNames(config);
+  t.true(expected.length > 1, 'the config has active MBConv branches');
+  for (const name of expected) t.true(names.has(name), `node ${name} in the graph`);
   t.deepEqual(summary.inputs, [{ name: 'input', shape: ['batch', 1, config.resolution, config.resolution] }]);
   t.deepEqual(summary.outputs, [{ name: 'logits', shape: ['batch', 4] }]);
   t.false('BatchNormalization' in summary.ops, 'BN is folded');
@@ -96,7 +117,7 @@ serial('export --subnets LIST -o DIR writes DIR/<config id>.onnx for each; a bad
   t.deepEqual(listing(join(dir, 'out2')), []);
 });
 
-serial('bad input: unknown preset, missing output folder, missing flags: exit 2, clear message, no file', async (t) => {
+serial('bad input: unknown preset, missing output folder (--subnet and --subnets), missing flags: exit 2, clear message, no file', async (t) => {
   const dir = tempDir(t);
   const config = { ...sampleMax({ preset: 'micro', variant: 'ofa' }), preset: 'mikro' };
   writeFileSync(join(dir, 'cfg.json'), JSON.stringify(config));
@@ -108,16 +129,46 @@ serial('bad input: unknown preset, missing output folder, missing flags: exit 2,
   const missing = await ofa(['export', '--random-init', '--subnet', join(dir, 'ok.json'), '-o', join(dir, 'nope', 'b.onnx')]);
   t.is(missing.code, 2);
   t.regex(missing.stderr, /E_OUTPUT_DIR.*nope.*does not exist/);
+  // --subnets into an output folder that does not exist: refused, the folder is not created.
+  writeFileSync(join(dir, 'list.json'), JSON.stringify([sampleMax({ preset: 'micro', variant: 'ofa' })]));
+  const missingFolder = await ofa(['export', '--random-init', '--subnets', join(dir, 'list.json'), '-o', `${join(dir, 'missing', 'dir')}/`]);
+  t.is(missingFolder.code, 2);
+  t.regex(missingFolder.stderr, /E_OUTPUT_DIR.*missing\/dir\/.*does not exist/);
+  t.false(existsSync(join(dir, 'missing')));
   const both = await ofa(['export', '--subnet', join(dir, 'ok.json'), '-o', join(dir, 'c.onnx')]);
   t.is(both.code, 2);
   t.regex(both.stderr, /exactly one of --checkpoint DIR and --random-init/);
   const notOnnx = await ofa(['export', 'inspect', join(dir, 'ok.json')]);
   t.is(notOnnx.code, 2);
   t.regex(notOnnx.stderr, /E_ONNX/);
-  t.deepEqual(listing(dir), ['cfg.json', 'ok.json']);
+  t.deepEqual(listing(dir), ['cfg.json', 'list.json', 'ok.json']);
 });
 
-serial('--checkpoint: exports from a saved supernet; a config of another variant and a corrupt checkpoint are refused, no file', async (t) => {
+serial('--random-init is reproducible: same config and seed give byte-identical files; another seed other weights', async (t) => {
+  const dir = tempDir(t);
+  const config = sampleRandom({ preset: 'micro', variant: 'ee-d-p' }, createRng(3));
+  writeFileSync(join(dir, 'cfg.json'), JSON.stringify(config));
+  const exportWith = async (seed: number, file: string) => {
+    const run = await ofa(['export', '--random-init', '--seed', String(seed), '--subnet', join(dir, 'cfg.json'), '-o', join(dir, file)]);
+    t.is(run.code, 0, run.stderr);
+    return readFileSync(join(dir, file));
+  };
+  const first = await exportWith(7, 'a.onnx');
+  const again = await exportWith(7, 'b.onnx');
+  const other = await exportWith(8, 'c.onnx');
+  t.true(first.equals(again), 'seed 7 twice: byte-identical');
+  t.false(first.equals(other), 'seed 7 vs seed 8: different bytes');
+  // Not only the metadata (supernet_checksum names the seed) differs: every weight tensor does.
+  const weightsOf = (bytes: Uint8Array) =>
+    new Map(decodeModel(bytes).graph!.initializer!.filter((init) => init.name!.endsWith('.weight')).map((init) => [init.name!, Buffer.from(init.rawData!)]));
+  const [weights7, weights8] = [weightsOf(first), weightsOf(other)];
+  t.deepEqual([...weights7.keys()], [...weights8.keys()]);
+  t.true(weights7.size > 0);
+  const same = [...weights7].filter(([name, data]) => data.equals(weights8.get(name)!)).map(([name]) => name);
+  t.deepEqual(same, [], 'weight tensors equal under seeds 7 and 8');
+});
+
+serial('--checkpoint: exports from a saved supernet (metadata, node names); --seed, a config of another preset or variant, a corrupt checkpoint: refused, no file', async (t) => {
   const dir = tempDir(t);
   const net = new Supernet({ preset: 'micro', variant: 'ee-d', seed: 1 });
   const toMap = (vars: Map<string, tf.Variable>): TensorMap => new Map([...vars].map(([name, v]) => [name, { shape: [...v.shape], data: v.dataSync() as Float32Array }]));
@@ -133,11 +184,32 @@ serial('--checkpoint: exports from a saved supernet; a config of another variant
   t.is(ok.code, 0, ok.stderr);
   const summary = JSON.parse((await ofa(['export', 'inspect', join(dir, 'good.onnx'), '--json'])).stdout);
   t.regex(summary.metadata.supernet_checksum, /^sha256:[0-9a-f]{64}$/);
+  t.is(Number(summary.metadata.params), subnetCost(good).deployedParams);
+  t.is(summary.metadata.preset, 'micro');
+  t.is(summary.metadata.variant, 'ee-d');
+  const names = nodeNames(join(dir, 'good.onnx'));
+  t.true(names.has('stage1.layer1.mbconv.depthwise'));
+  for (const name of expectedNodeNames(good)) t.true(names.has(name), `node ${name} in the graph`);
+  // --seed means nothing with a checkpoint: refused (also when it equals the --random-init default, 0).
+  for (const seed of ['3', '0']) {
+    const seeded = await ofa(['export', '--checkpoint', ckpt, '--seed', seed, '--subnet', join(dir, 'good.json'), '-o', join(dir, 'seeded.onnx')]);
+    t.is(seeded.code, 2);
+    t.regex(seeded.stderr, new RegExp(`E_FLAG_CONFLICT.*--seed ${seed} conflicts with --checkpoint ".*ckpt-1".*allowed: --seed only with --random-init`));
+    t.notRegex(seeded.stderr, /\n\s+at /, 'no stack trace');
+  }
   writeFileSync(join(dir, 'other.json'), JSON.stringify(sampleRandom({ preset: 'micro', variant: 'ee-d-p' }, createRng(2))));
   const mismatch = await ofa(['export', '--checkpoint', ckpt, '--subnet', join(dir, 'other.json'), '-o', join(dir, 'other.onnx')]);
   t.is(mismatch.code, 2);
   t.regex(mismatch.stderr, /E_CONFIG_SUPERNET.*variant "ee-d-p" does not fit the checkpoint.*variant "ee-d"/);
   t.false(existsSync(join(dir, 'other.onnx')));
+  // A config of another preset (same variant), in a list with a fitting one: refused before any file is written.
+  const fashion = sampleRandom({ preset: 'fashion', variant: 'ee-d' }, createRng(2));
+  writeFileSync(join(dir, 'presets.json'), JSON.stringify([good, fashion]));
+  mkdirSync(join(dir, 'models'));
+  const otherPreset = await ofa(['export', '--checkpoint', ckpt, '--subnets', join(dir, 'presets.json'), '-o', join(dir, 'models')]);
+  t.is(otherPreset.code, 2);
+  t.regex(otherPreset.stderr, /E_CONFIG_SUPERNET.*preset "fashion" variant "ee-d" does not fit the checkpoint.*preset "micro" variant "ee-d"/);
+  t.deepEqual(listing(join(dir, 'models')), []);
   // Flip one byte of the weights: the checksum check refuses it (a failure, exit 1).
   const weights = join(ckpt, 'weights.safetensors');
   const bytes = readFileSync(weights);
@@ -146,5 +218,5 @@ serial('--checkpoint: exports from a saved supernet; a config of another variant
   const corrupt = await ofa(['export', '--checkpoint', ckpt, '--subnet', join(dir, 'good.json'), '-o', join(dir, 'corrupt.onnx')]);
   t.is(corrupt.code, 1);
   t.regex(corrupt.stderr, /E_CHECKPOINT_CHECKSUM/);
-  t.deepEqual(listing(dir), ['good.json', 'good.onnx', 'other.json', 'run']);
+  t.deepEqual(listing(dir), ['good.json', 'good.onnx', 'models', 'other.json', 'presets.json', 'run']);
 });
