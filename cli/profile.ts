@@ -63,6 +63,13 @@ const SPECS: Record<string, CommandSpec> = {
       ...SPACE,
       samples: { type: 'int', description: 'number of random subnets to measure', default: 40, placeholder: 'N' },
       seed: { type: 'int', description: 'seed of the calibration subnets', default: 1, placeholder: 'S' },
+      statistic: {
+        type: 'string',
+        description: 'figure of the timed runs to fit and predict: the fastest run (stable on a shared machine) or the median',
+        choices: ['min', 'median'],
+        default: 'min',
+        placeholder: 'S',
+      },
       runs: { type: 'int', description: 'minimum timed runs per subnet', default: 64, placeholder: 'N' },
       'min-time': { type: 'number', description: 'minimum sampling time per subnet in seconds', default: 0.25, placeholder: 'S' },
       warmup: PROTOCOL.warmup,
@@ -230,6 +237,7 @@ async function calibrate(flags: ParsedFlags): Promise<number> {
     variant: flags.variant as string,
     count: positiveInt('calibrate', 'samples', flags.samples, 3),
     seed: flags.seed as number,
+    statistic: flags.statistic as 'min' | 'median',
     protocol: protocolOf('calibrate', flags),
     quiet: flags.quiet === true,
   });
@@ -238,7 +246,7 @@ async function calibrate(flags: ParsedFlags): Promise<number> {
     const c = result.calibration;
     out(
       `calibration ${result.file}: latency = ${c.coefficients.scale.toFixed(4)} * tableSum ${c.coefficients.perBlockMs >= 0 ? '+' : '-'} ${Math.abs(c.coefficients.perBlockMs).toFixed(5)} ms * blocks ${c.coefficients.offsetMs >= 0 ? '+' : '-'} ${Math.abs(c.coefficients.offsetMs).toFixed(4)} ms ` +
-        `(fit on ${c.subnets} subnets, seed ${c.seed}; in-sample MAPE ${(c.fit.mape * 100).toFixed(2)}%, raw-sum MAPE ${(c.fit.rawSumMape * 100).toFixed(2)}%)`,
+        `(${c.statistic} latency; fit on ${c.subnets} subnets, seed ${c.seed}; in-sample MAPE ${(c.fit.mape * 100).toFixed(2)}%, raw-sum MAPE ${(c.fit.rawSumMape * 100).toFixed(2)}%)`,
     );
   }
   return 0;
@@ -261,7 +269,7 @@ async function validate(flags: ParsedFlags): Promise<number> {
     const q = result.quality;
     out(
       [
-        `validation on ${device.name}, ${result.preset}/${result.variant}: ${q.subnets} held-out subnets (seed ${result.seed}), measured ${result.measuredRangeMs.map((v) => v.toFixed(3)).join('..')} ms`,
+        `validation on ${device.name}, ${result.preset}/${result.variant}: ${q.subnets} held-out subnets (seed ${result.seed}), ${result.statistic} latency measured ${result.measuredRangeMs.map((v) => v.toFixed(3)).join('..')} ms`,
         `within +-5%: ${(q.within5 * 100).toFixed(1)}%   within +-10%: ${(q.within10 * 100).toFixed(1)}%   MAPE ${(q.mape * 100).toFixed(2)}%   Spearman ${q.spearman.toFixed(4)}`,
         `uncalibrated table sum: within +-10% ${(result.rawSum.within10 * 100).toFixed(1)}%, MAPE ${(result.rawSum.mape * 100).toFixed(2)}%, Spearman ${result.rawSum.spearman.toFixed(4)}`,
         `machine speed against the table's (speed reference re-measured in every chunk): x${result.drift.factors.map((f) => f.toFixed(3)).join(', x')}; ` +
@@ -289,7 +297,7 @@ async function predict(positionals: string[], flags: ParsedFlags): Promise<numbe
   const prediction = predictor.predict(config);
   if (flags.json) out(JSON.stringify(prediction, null, 2));
   else {
-    out(`predicted ${prediction.latencyMs.toFixed(4)} ms on ${device.name} (table sum ${prediction.tableSumMs.toFixed(4)} ms over ${prediction.blocks} blocks${prediction.calibrated ? '' : ', uncalibrated'})`);
+    out(`predicted ${prediction.latencyMs.toFixed(4)} ms (${prediction.statistic}) on ${device.name} (table sum ${prediction.tableSumMs.toFixed(4)} ms over ${prediction.blocks} blocks${prediction.calibrated ? '' : ', uncalibrated'})`);
     if (!prediction.calibrated) log('note: no calibration for this device and space yet: run `ofa profile calibrate`');
   }
   return 0;

@@ -8,7 +8,7 @@ import { createRng } from '../lib/rng.ts';
 import { configId, sampleRandom, type SubnetConfig } from '../space/index.ts';
 import { deviceDataDir, type DeviceProfile } from './device.ts';
 import { hostFacts, type HostFacts } from './host.ts';
-import { loadTable, type LatencyTable } from './lut.ts';
+import { DEFAULT_STATISTIC, loadTable, type LatencyStatistic, type LatencyTable } from './lut.ts';
 import { measureInterleaved, resolveProtocol, type MeasureOptions, type Protocol } from './measure.ts';
 import {
   CALIBRATION_FORMAT,
@@ -39,6 +39,11 @@ export interface SubnetRunOptions {
   dryRun?: boolean;
 }
 
+export interface CalibrateOptions extends SubnetRunOptions {
+  /** The figure of the timed runs to fit and predict (default: lut.ts DEFAULT_STATISTIC). */
+  statistic?: LatencyStatistic;
+}
+
 /** `count` distinct random subnets from `seed` (distinct networks: canonical ids differ). */
 export function randomSubnets(preset: string, variant: string, count: number, seed: number, exclude: ReadonlySet<string> = new Set()): SubnetConfig[] {
   const rng = createRng(seed);
@@ -61,43 +66,58 @@ interface MeasuredSubnet extends CalibrationPoint {
 
 interface MeasuredSubnet extends CalibrationPoint {
   config: SubnetConfig;
-  /** Machine speed in this subnet's chunk against the table's: referenceMs / table.reference.medianMs. */
+  /** Machine speed in this subnet's chunk against the table's: referenceMs / the table's reference. */
   speed: number;
+  /** The median of its runs, whatever the statistic (for reading the files). */
+  medianMs: number;
 }
 
 /**
  * Measures whole subnets interleaved (pipeline.md), in chunks of 50 to bound memory, with the speed
  * reference (reference.ts) in every chunk. `speed` is 1 for a table built without a reference.
  */
-async function measureSubnets(options: SubnetRunOptions, configs: SubnetConfig[], table: LatencyTable, protocol: Protocol, label: string): Promise<MeasuredSubnet[]> {
-  const sums = configs.map((config) => tableSum(config, table));
+async function measureSubnets(
+  options: SubnetRunOptions,
+  configs: SubnetConfig[],
+  table: LatencyTable,
+  protocol: Protocol,
+  label: string,
+  statistic: LatencyStatistic,
+): Promise<{ points: MeasuredSubnet[]; reference: ReferenceRecord }> {
+  const sums = configs.map((config) => tableSum(config, table, statistic));
+  const pick = (stats: { medianMs: number; minMs: number }) => (statistic === 'min' ? stats.minMs : stats.medianMs);
+  const tableReference = statistic === 'min' ? table.reference?.minMs : table.reference?.medianMs;
   const bar = new ProgressBar({ label: `${label}: export`, total: configs.length + 1, unit: 'subnets', quiet: options.quiet });
   const models = configs.map((config, i) => {
     const bytes = cachedSubnetModel(config, options.seed + i);
     bar.tick();
     return bytes;
   });
-  const reference = referenceModel(options.preset, options.variant);
+  const referenceBytes = referenceModel(options.preset, options.variant);
   bar.tick();
   const points: MeasuredSubnet[] = [];
+  const chunkReferences: { medianMs: number; minMs: number }[] = [];
   const chunkSize = 50;
   const measureBar = new ProgressBar({ label: `${label}: measure`, total: configs.length, unit: 'subnets', quiet: options.quiet });
   for (let start = 0; start < configs.length; start += chunkSize) {
     const chunk = models.slice(start, start + chunkSize);
-    const results = await measureInterleaved([...chunk, reference], options.device, protocol);
-    const referenceMs = results[chunk.length].stats.medianMs;
-    const speed = table.reference ? referenceMs / table.reference.medianMs : 1;
+    const results = await measureInterleaved([...chunk, referenceBytes], options.device, protocol);
+    chunkReferences.push(results[chunk.length].stats);
+    const referenceMs = pick(results[chunk.length].stats);
+    const speed = tableReference ? referenceMs / tableReference : 1;
     results.slice(0, chunk.length).forEach((result, j) => {
       const i = start + j;
-      points.push({ config: configs[i], configId: configId(configs[i]), measuredMs: result.stats.medianMs, referenceMs, speed, ...sums[i] });
+      points.push({ config: configs[i], configId: configId(configs[i]), measuredMs: pick(result.stats), medianMs: result.stats.medianMs, referenceMs, speed, ...sums[i] });
     });
     measureBar.tick(chunk.length);
   }
-  return points;
-}
-
-function referenceRecord(options: SubnetRunOptions, points: readonly MeasuredSubnet[]): ReferenceRecord {
-  return { configId: configId(referenceConfig(options.preset, options.variant)), medianMs: median([...new Set(points.map((p) => p.referenceMs!))]) };
+  // The reference as these measurements saw it: the median over chunks of its median and fastest run.
+  const reference = {
+    configId: configId(referenceConfig(options.preset, options.variant)),
+    medianMs: median(chunkReferences.map((r) => r.medianMs)),
+    minMs: median(chunkReferences.map((r) => r.minMs)),
+  };
+  return { points, reference };
 }
 
 export interface CalibrateResult {
@@ -105,11 +125,12 @@ export interface CalibrateResult {
   calibration: Calibration;
 }
 
-export async function calibrateDevice(options: SubnetRunOptions): Promise<CalibrateResult> {
+export async function calibrateDevice(options: CalibrateOptions): Promise<CalibrateResult> {
+  const statistic = options.statistic ?? DEFAULT_STATISTIC;
   const table = options.table ?? loadTable(options.device, options.preset, options.variant);
   const protocol = resolveProtocol({ minTimeMs: 250, ...options.protocol });
   const configs = randomSubnets(options.preset, options.variant, options.count, options.seed);
-  const measured = await measureSubnets(options, configs, table, protocol, `calibrate ${options.device.name}`);
+  const { points: measured, reference } = await measureSubnets(options, configs, table, protocol, `calibrate ${options.device.name}`, statistic);
   // Fitted at the table's speed: each measurement divided by its chunk's speed factor (reference.ts).
   const points = measured.map((p) => ({ ...p, measuredMs: p.measuredMs / p.speed }));
   const coefficients = fitCalibration(points);
@@ -121,11 +142,12 @@ export async function calibrateDevice(options: SubnetRunOptions): Promise<Calibr
     variant: options.variant,
     model: 'latencyMs = scale * tableSumMs + perBlockMs * blocks + offsetMs (least squares on relative error)',
     coefficients,
+    statistic,
     seed: options.seed,
     subnets: points.length,
     fit: { mape: mape((p) => applyCalibration(p, coefficients)), rawSumMape: mape((p) => p.tableSumMs) },
     tableRuns: table.runs.length,
-    ...(table.reference ? { tableReference: table.reference, reference: referenceRecord(options, measured) } : {}),
+    ...(table.reference ? { tableReference: table.reference, reference } : {}),
     date: new Date().toISOString(),
     points: measured.map(({ configId: id, measuredMs, referenceMs, tableSumMs, blocks }) => ({ configId: id, measuredMs, referenceMs, tableSumMs, blocks })),
   };
@@ -161,6 +183,8 @@ export interface ValidationResult {
   variant: string;
   seed: number;
   calibrationSeed: number;
+  /** The figure of the timed runs predicted and measured (the calibration's). */
+  statistic: LatencyStatistic;
   protocol: Protocol;
   host: HostFacts;
   quality: PredictorQuality;
@@ -175,7 +199,8 @@ export interface ValidationResult {
   measuredRangeMs: [number, number];
   seconds: number;
   file?: string;
-  subnets: { configId: string; measuredMs: number; predictedMs: number; tableSumMs: number; blocks: number }[];
+  /** measuredMs is the statistic's figure; medianMs the median of the same runs. */
+  subnets: { configId: string; measuredMs: number; medianMs: number; predictedMs: number; tableSumMs: number; blocks: number }[];
 }
 
 export async function validatePredictor(options: SubnetRunOptions & { calibration?: Calibration }): Promise<ValidationResult> {
@@ -194,7 +219,8 @@ export async function validatePredictor(options: SubnetRunOptions & { calibratio
   const host = hostFacts();
   // Held out: a different seed, and no network the calibration measured.
   const configs = randomSubnets(options.preset, options.variant, options.count, options.seed, new Set(calibration.points.map((p) => p.configId)));
-  const points = await measureSubnets(options, configs, table, protocol, `validate ${options.device.name}`);
+  const statistic = calibration.statistic ?? 'median';
+  const { points, reference } = await measureSubnets(options, configs, table, protocol, `validate ${options.device.name}`, statistic);
   const measured = points.map((p) => p.measuredMs);
   const predicted = points.map((p) => applyCalibration(p, calibration.coefficients));
   const driftCorrected = points.map((p, i) => predicted[i] * p.speed);
@@ -204,18 +230,19 @@ export async function validatePredictor(options: SubnetRunOptions & { calibratio
     variant: options.variant,
     seed: options.seed,
     calibrationSeed: calibration.seed,
+    statistic,
     protocol,
     host,
     quality: predictorQuality(predicted, measured),
     rawSum: predictorQuality(points.map((p) => p.tableSumMs), measured),
     drift: {
-      ...(table.reference ? { reference: referenceRecord(options, points) } : {}),
+      ...(table.reference ? { reference } : {}),
       factors: [...new Set(points.map((p) => p.speed))],
       quality: predictorQuality(driftCorrected, measured),
     },
     measuredRangeMs: [Math.min(...measured), Math.max(...measured)],
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
-    subnets: points.map((p, i) => ({ configId: p.configId, measuredMs: p.measuredMs, predictedMs: predicted[i], tableSumMs: p.tableSumMs, blocks: p.blocks })),
+    subnets: points.map((p, i) => ({ configId: p.configId, measuredMs: p.measuredMs, medianMs: p.medianMs, predictedMs: predicted[i], tableSumMs: p.tableSumMs, blocks: p.blocks })),
   };
   if (!options.dryRun) {
     result.file = join(deviceDataDir(options.device), `validation-${options.preset}-${options.variant}.json`);

@@ -22,11 +22,15 @@ export const LUT_FORMAT = 'ofav2-latency-table/1';
 export interface LutEntry {
   /** Median of the timed runs, ms, as measured. */
   medianMs: number;
+  /** Fastest timed run, ms, as measured (absent in older tables). */
+  minMs?: number;
   /**
-   * Median of the speed reference measured interleaved in the same chunk (reference.ts). The predictor
-   * sums medianMs * table.reference.medianMs / referenceMs: the entry at the table's speed.
+   * Median (and fastest run) of the speed reference measured interleaved in the same chunk
+   * (reference.ts). The predictor sums medianMs * table.reference.medianMs / referenceMs (or the same
+   * with the minima): the entry at the table's speed.
    */
   referenceMs?: number;
+  referenceMinMs?: number;
   p90Ms: number;
   madMs: number;
   samples: number;
@@ -45,9 +49,20 @@ export interface LutRun {
   measured: number;
   /** Wall-clock seconds this build session has spent so far (updated after every chunk). */
   seconds?: number;
-  /** The speed reference's median in each chunk this session measured, in order. */
+  /** The speed reference's median and fastest run in each chunk this session measured, in order. */
   referenceMs?: number[];
+  referenceMinMs?: number[];
 }
+
+/**
+ * Which figure of a model's timed runs the predictor works with. `min`, the fastest of at least 64
+ * runs, is the default: measured here, the median of one model moved by up to 1.5x within seconds while
+ * another tenant loaded the shared host, while its fastest run moved by under 4% (bench/profile.bench.ts
+ * prints both spreads). The median stays available for dedicated devices.
+ */
+export type LatencyStatistic = 'min' | 'median';
+export const LATENCY_STATISTICS: readonly LatencyStatistic[] = ['min', 'median'];
+export const DEFAULT_STATISTIC: LatencyStatistic = 'min';
 
 export interface LatencyTable {
   format: typeof LUT_FORMAT;
@@ -64,16 +79,27 @@ export interface LatencyTable {
   entries: Record<string, LutEntry>;
 }
 
-/** An entry's latency at the table's reference speed (the raw median when there is no reference). */
-export function entryMs(entry: Pick<LutEntry, 'medianMs' | 'referenceMs'>, table: Pick<LatencyTable, 'reference'>): number {
-  if (!table.reference || !entry.referenceMs) return entry.medianMs;
-  return (entry.medianMs * table.reference.medianMs) / entry.referenceMs;
+/**
+ * An entry's latency (the statistic's figure) at the table's reference speed; as measured when the table
+ * has no reference. A table without minima cannot give `min`.
+ */
+export function entryMs(entry: Pick<LutEntry, 'medianMs' | 'minMs' | 'referenceMs' | 'referenceMinMs'>, table: Pick<LatencyTable, 'reference'>, statistic: LatencyStatistic = 'median'): number {
+  const value = statistic === 'min' ? entry.minMs : entry.medianMs;
+  if (value === undefined) {
+    throw new OfaError('E_LUT', `the latency table has no ${statistic} figures (built by an older version)`, { hint: 'rebuild it with `ofa profile lut --fresh`', kind: 'failure' });
+  }
+  const chunkReference = statistic === 'min' ? entry.referenceMinMs : entry.referenceMs;
+  const tableReference = statistic === 'min' ? table.reference?.minMs : table.reference?.medianMs;
+  if (!chunkReference || !tableReference) return value;
+  return (value * tableReference) / chunkReference;
 }
 
-/** The median of every chunk's reference latency, over all build sessions. */
+/** The median over every chunk of the reference's median and fastest run, over all build sessions. */
 function referenceOf(table: LatencyTable, id: string): ReferenceRecord | undefined {
-  const perChunk = table.runs.flatMap((run) => run.referenceMs ?? []);
-  return perChunk.length > 0 ? { configId: id, medianMs: median(perChunk) } : undefined;
+  const medians = table.runs.flatMap((run) => run.referenceMs ?? []);
+  const minima = table.runs.flatMap((run) => run.referenceMinMs ?? []);
+  if (medians.length === 0) return undefined;
+  return { configId: id, medianMs: median(medians), ...(minima.length > 0 ? { minMs: median(minima) } : {}) };
 }
 
 export function tablePath(device: DeviceProfile, preset: string, variant: string): string {
@@ -175,7 +201,7 @@ export async function buildTable(options: BuildTableOptions): Promise<BuildTable
   const todo = [...blocks.entries()].filter(([key]) => !(key in table.entries));
   const skipped = blocks.size - todo.length;
   const run = table.runs.length;
-  const runRecord: LutRun = { startedAt: host.date, host, protocol, measured: 0, referenceMs: [] };
+  const runRecord: LutRun = { startedAt: host.date, host, protocol, measured: 0, referenceMs: [], referenceMinMs: [] };
   if (todo.length > 0) table.runs.push(runRecord);
 
   const reference = todo.length > 0 ? referenceModel(preset, variant) : new Uint8Array();
@@ -188,12 +214,16 @@ export async function buildTable(options: BuildTableOptions): Promise<BuildTable
     const chunk = todo.slice(start, Math.min(start + chunkSize, start + (limit - measured)));
     const results = await measureInterleaved([...chunk.map(([, spec]) => blockModel(spec)), reference], device, protocol);
     const referenceMs = results[chunk.length].stats.medianMs;
+    const referenceMinMs = results[chunk.length].stats.minMs;
     runRecord.referenceMs!.push(referenceMs);
+    runRecord.referenceMinMs!.push(referenceMinMs);
     chunk.forEach(([key, spec], i) => {
       const result = results[i];
       table.entries[key] = {
         medianMs: result.stats.medianMs,
+        minMs: result.stats.minMs,
         referenceMs,
+        referenceMinMs,
         p90Ms: result.stats.p90Ms,
         madMs: result.stats.madMs,
         samples: result.stats.count,

@@ -17,7 +17,7 @@ import { OfaError } from '../lib/errors.ts';
 import type { SubnetConfig } from '../space/index.ts';
 import { blockKeysOf } from './blocks.ts';
 import { deviceDataDir, type DeviceProfile } from './device.ts';
-import { entryMs, loadTable, type LatencyTable } from './lut.ts';
+import { DEFAULT_STATISTIC, entryMs, loadTable, type LatencyStatistic, type LatencyTable } from './lut.ts';
 import type { ReferenceRecord } from './reference.ts';
 import { leastSquares } from './stats.ts';
 
@@ -46,6 +46,8 @@ export interface Calibration {
   variant: string;
   model: string;
   coefficients: CalibrationCoefficients;
+  /** The figure of the timed runs that was fitted and is predicted (lut.ts); absent = median (older files). */
+  statistic?: LatencyStatistic;
   seed: number;
   subnets: number;
   fit: { mape: number; rawSumMape: number };
@@ -67,14 +69,14 @@ export interface TableSum {
  * The sum of a subnet's entries, each at the table's reference speed (lut.ts entryMs); a block the
  * table lacks is an error naming its key.
  */
-export function tableSum(config: SubnetConfig, table: Pick<LatencyTable, 'entries' | 'reference'>): TableSum {
+export function tableSum(config: SubnetConfig, table: Pick<LatencyTable, 'entries' | 'reference'>, statistic: LatencyStatistic = 'median'): TableSum {
   const keys = blockKeysOf(config);
   let sum = 0;
   const missing: string[] = [];
   for (const key of keys) {
     const entry = table.entries[key];
     if (!entry) missing.push(key);
-    else sum += entryMs(entry, table);
+    else sum += entryMs(entry, table, statistic);
   }
   if (missing.length > 0) {
     throw new OfaError('E_LUT_MISSING_BLOCK', `the latency table has no entry for ${missing.length} block(s) of this subnet: ${[...new Set(missing)].slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}`, {
@@ -128,6 +130,7 @@ export interface Prediction {
   tableSumMs: number;
   blocks: number;
   calibrated: boolean;
+  statistic: LatencyStatistic;
 }
 
 export interface LatencyPredictor {
@@ -137,8 +140,15 @@ export interface LatencyPredictor {
   predict(config: SubnetConfig): Prediction;
 }
 
-export function makePredictor(table: LatencyTable, calibration?: Pick<Calibration, 'coefficients'>, device = table.device.name): LatencyPredictor {
+/** The statistic is the calibration's (median for files that predate the choice), else `statistic`. */
+export function makePredictor(
+  table: LatencyTable,
+  calibration?: Pick<Calibration, 'coefficients' | 'statistic'>,
+  device = table.device.name,
+  statistic: LatencyStatistic = 'median',
+): LatencyPredictor {
   const coefficients = calibration?.coefficients ?? IDENTITY_CALIBRATION;
+  const used: LatencyStatistic = calibration ? (calibration.statistic ?? 'median') : statistic;
   return {
     device,
     preset: table.preset,
@@ -147,13 +157,13 @@ export function makePredictor(table: LatencyTable, calibration?: Pick<Calibratio
       if (config.preset !== table.preset || config.variant !== table.variant) {
         throw new OfaError('E_PREDICTOR_SPACE', `subnet config is ${config.preset}/${config.variant}; this predictor's table is for ${table.preset}/${table.variant}`);
       }
-      const sum = tableSum(config, table);
-      return { latencyMs: applyCalibration(sum, coefficients), ...sum, calibrated: calibration !== undefined };
+      const sum = tableSum(config, table, used);
+      return { latencyMs: applyCalibration(sum, coefficients), ...sum, calibrated: calibration !== undefined, statistic: used };
     },
   };
 }
 
 /** The device's predictor for a space: its table plus its calibration (uncalibrated when there is none). */
 export function loadPredictor(device: DeviceProfile, preset: string, variant: string): LatencyPredictor {
-  return makePredictor(loadTable(device, preset, variant), loadCalibration(device, preset, variant), device.name);
+  return makePredictor(loadTable(device, preset, variant), loadCalibration(device, preset, variant), device.name, DEFAULT_STATISTIC);
 }

@@ -46,6 +46,8 @@ export interface ReferenceRecord {
   configId: string;
   /** The median over chunks of the reference's median latency: the speed the figures are scaled to. */
   medianMs: number;
+  /** The same for its fastest run (the `min` statistic). */
+  minMs?: number;
 }
 
 /** The whole subnet as ONNX bytes, with random weights (latency does not depend on trained values). */

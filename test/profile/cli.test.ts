@@ -63,10 +63,14 @@ test('lut -> calibrate -> validate -> predict, tables beside the device file', a
   // table's (one chunk: one factor), and the calibration was fitted at the table's speed.
   const table = JSON.parse(readFileSync(join(dir, 'tiny-box', 'lut-micro-ee-d.json'), 'utf8'));
   t.is(report.drift.factors.length, 1);
-  t.true(Math.abs(report.drift.factors[0] - report.drift.reference.medianMs / table.reference.medianMs) < 1e-12);
+  // The default statistic is the fastest run: the factor is the reference's fastest run now over the table's.
+  t.is(calibration.statistic, 'min');
+  t.is(report.statistic, 'min');
+  t.true(Math.abs(report.drift.factors[0] - report.drift.reference.minMs / table.reference.minMs) < 1e-12);
+  for (const subnet of report.subnets) t.true(subnet.measuredMs <= subnet.medianMs);
   t.is(report.drift.quality.subnets, 4);
   t.deepEqual(calibration.tableReference, table.reference);
-  t.true(calibration.points.every((p: { referenceMs: number }) => p.referenceMs === calibration.reference.medianMs));
+  t.true(calibration.points.every((p: { referenceMs: number }) => p.referenceMs === calibration.reference.minMs));
   // Held out: none of the validation subnets was in the calibration set.
   const calibrated = new Set(calibration.points.map((p: { configId: string }) => p.configId));
   for (const subnet of report.subnets) t.false(calibrated.has(subnet.configId));
@@ -77,6 +81,7 @@ test('lut -> calibrate -> validate -> predict, tables beside the device file', a
   t.is(predict.code, 0, predict.stderr);
   const prediction = JSON.parse(predict.stdout);
   t.true(prediction.calibrated);
+  t.is(prediction.statistic, 'min');
   t.is(prediction.blocks, 1 + 5 * 3 + 5 + 1); // stem, 15 layers, 5 dense stage sums, head
   const c = calibration.coefficients;
   t.true(Math.abs(prediction.latencyMs - (c.scale * prediction.tableSumMs + c.perBlockMs * prediction.blocks + c.offsetMs)) < 1e-9);

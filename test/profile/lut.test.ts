@@ -76,6 +76,15 @@ test('a built table covers 1000 random subnets; a re-run resumes and skips measu
   t.is(chunkReferences.length, 3 + 7); // 20 entries in chunks of 8, then 110 in chunks of 16
   t.is(table.reference!.medianMs, median(chunkReferences));
   for (const entry of Object.values(table.entries)) t.true(chunkReferences.includes(entry.referenceMs!));
+  const chunkMinima = table.runs.flatMap((run) => run.referenceMinMs!);
+  t.is(table.reference!.minMs, median(chunkMinima));
+  for (const entry of Object.values(table.entries)) {
+    t.true(entry.minMs! > 0 && entry.minMs! <= entry.medianMs);
+    t.true(chunkMinima.includes(entry.referenceMinMs!));
+  }
+  // The fastest-run predictor never exceeds the median one on the same table with no reference drift.
+  const config = sampleRandom({ preset: 'micro', variant: 'ofa' }, createRng(9));
+  t.true(tableSum(config, { entries: table.entries }, 'min').tableSumMs <= tableSum(config, { entries: table.entries }, 'median').tableSumMs);
   const third = await buildTable({ device, preset: 'micro', variant: 'ofa', protocol: FAST, file, quiet: true });
   t.is(third.measured, 0);
   const predictor = makePredictor(table);
@@ -134,6 +143,16 @@ test("the predictor's sum matches a hand-built table", (t) => {
   // The same table at a reference speed of 1.5 ms: every entry at 1.5 / its chunk's reference.
   const slower = tableSum(config, { entries: withReference, reference: { configId: 'ref', medianMs: 1.5 } });
   t.true(Math.abs(slower.tableSumMs - 1.5 * expected) < 1e-12);
+  // The `min` statistic reads the fastest runs and scales them by the reference's fastest runs: here
+  // every entry's fastest run is 80% of its median, and the reference's is 0.9 ms in every chunk (the
+  // slow chunks 1.8 ms), the table's 0.9 ms.
+  const withMinima = Object.fromEntries(
+    Object.entries(withReference).map(([key, entry]) => [key, { ...entry, minMs: 0.8 * entry.medianMs, referenceMinMs: 0.9 * entry.referenceMs! }]),
+  );
+  const fastest = tableSum(config, { entries: withMinima, reference: { configId: 'ref', medianMs: 1, minMs: 0.9 } }, 'min');
+  t.true(Math.abs(fastest.tableSumMs - 0.8 * expected) < 1e-12, `${fastest.tableSumMs} vs ${0.8 * expected}`);
+  // A table from before the minima were recorded cannot give them.
+  t.throws(() => tableSum(config, { entries }, 'min'), { message: /no min figures/ });
 });
 
 test('the calibration fit recovers known coefficients and falls back when block counts do not vary', (t) => {
