@@ -1,8 +1,9 @@
 // Profiler benchmarks (issue 6): (1) the harness overhead, time per sample of the protocol against a bare
 // loop over the same session, and the cost of the timing itself; (2) the run-to-run spread of repeated
-// measurements of one model (coefficient of variation of the medians of fresh sessions).
+// measurements of one model (coefficient of variation of the medians and of the fastest runs of fresh
+// sessions, plain and divided by the speed reference measured beside them).
 // Run alone: flock /tmp/ofav2-heavy.lock node --import tsx bench/run.ts profile
-import { loadDevice, makeFeeds, measureModel, probeModel, resolveProtocol, timeSession, getRuntime, dimsFor, type RuntimeSession } from '../profile/index.ts';
+import { loadDevice, makeFeeds, measureInterleaved, probeModel, referenceModel, resolveProtocol, timeSession, getRuntime, dimsFor, type RuntimeSession } from '../profile/index.ts';
 import { randomStaticSubnet } from '../export/random.ts';
 import { exportSubnet, randomInitSource } from '../export/subnet.ts';
 import { encodeModel } from '../export/onnx.ts';
@@ -48,15 +49,33 @@ function timerCost(): void {
   console.log(`timer: one process.hrtime.bigint() pair costs ${round(perPair, 1)} ns${sink > 0n ? '' : ''}`);
 }
 
+const cv = (values: number[]) => {
+  const mean = values.reduce((x, y) => x + y, 0) / values.length;
+  const std = Math.sqrt(values.reduce((x, y) => x + (y - mean) ** 2, 0) / (values.length - 1));
+  return { mean, cv: std / mean };
+};
+
+/**
+ * Run-to-run spread: the model measured `repeats` times, each time in a fresh session and interleaved
+ * with the space's speed reference (profile/reference.ts), with the default protocol. Reports the
+ * coefficient of variation of the median and of the fastest run, plain and divided by the reference's
+ * figure from the same measurement (what the lookup tables and the predictor use).
+ */
 async function runToRun(deviceName: string, model: Uint8Array, label: string, repeats = 8): Promise<void> {
   const device = loadDevice(deviceName);
-  const medians: number[] = [];
-  for (let i = 0; i < repeats; i++) medians.push((await measureModel(model, device)).stats.medianMs);
-  const mean = medians.reduce((a, b) => a + b, 0) / medians.length;
-  const std = Math.sqrt(medians.reduce((a, b) => a + (b - mean) ** 2, 0) / (medians.length - 1));
-  console.log(
-    `${label} on ${deviceName}: ${repeats} fresh sessions x default protocol (10 warm-up, >=64 samples, >=1 s): medians ${medians.map((m) => round(m)).join(', ')} ms; mean ${round(mean)} ms, CV ${round((std / mean) * 100, 2)}%`,
-  );
+  const reference = referenceModel('fashion', 'ee-d');
+  const rows: { median: number; min: number; refMedian: number; refMin: number }[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const [subject, ref] = await measureInterleaved([model, reference], device);
+    rows.push({ median: subject.stats.medianMs, min: subject.stats.minMs, refMedian: ref.stats.medianMs, refMin: ref.stats.minMs });
+  }
+  const median = cv(rows.map((r) => r.median));
+  const min = cv(rows.map((r) => r.min));
+  const medianScaled = cv(rows.map((r) => r.median / r.refMedian));
+  const minScaled = cv(rows.map((r) => r.min / r.refMin));
+  console.log(`${label} on ${deviceName}: ${repeats} fresh sessions x default protocol (10 warm-up, >=64 samples, >=1 s), interleaved with the speed reference`);
+  console.log(`  medians ${rows.map((r) => round(r.median)).join(', ')} ms: CV ${round(median.cv * 100, 2)}% (divided by the reference's: ${round(medianScaled.cv * 100, 2)}%)`);
+  console.log(`  fastest runs ${rows.map((r) => round(r.min)).join(', ')} ms: CV ${round(min.cv * 100, 2)}% (divided by the reference's: ${round(minScaled.cv * 100, 2)}%)`);
 }
 
 export async function run(): Promise<void> {
