@@ -61,7 +61,7 @@ const SPECS: Record<string, CommandSpec> = {
     flags: {
       device: DEVICE,
       ...SPACE,
-      samples: { type: 'int', description: 'number of random subnets to measure', default: 40, placeholder: 'N' },
+      samples: { type: 'int', description: 'number of random subnets to measure (20 or more fit the MAC and parameter terms)', default: 60, placeholder: 'N' },
       seed: { type: 'int', description: 'seed of the calibration subnets', default: 1, placeholder: 'S' },
       statistic: {
         type: 'string',
@@ -228,6 +228,11 @@ function protocolOf(command: string, flags: ParsedFlags) {
   };
 }
 
+/** " + 0.0123 ms * blocks" with the sign folded in. */
+function term(value: number, unit: string): string {
+  return ` ${value >= 0 ? '+' : '-'} ${Math.abs(value).toPrecision(3)} ${unit}`;
+}
+
 async function calibrate(flags: ParsedFlags): Promise<number> {
   const { loadDevice, calibrateDevice } = await import('../profile/index.ts');
   const device = loadDevice(flags.device as string);
@@ -245,7 +250,8 @@ async function calibrate(flags: ParsedFlags): Promise<number> {
   else {
     const c = result.calibration;
     out(
-      `calibration ${result.file}: latency = ${c.coefficients.scale.toFixed(4)} * tableSum ${c.coefficients.perBlockMs >= 0 ? '+' : '-'} ${Math.abs(c.coefficients.perBlockMs).toFixed(5)} ms * blocks ${c.coefficients.offsetMs >= 0 ? '+' : '-'} ${Math.abs(c.coefficients.offsetMs).toFixed(4)} ms ` +
+      `calibration ${result.file}: latency = ${c.coefficients.scale.toFixed(4)} * tableSum${term(c.coefficients.perBlockMs, 'ms * blocks')}` +
+        `${c.coefficients.perMegaMacMs === undefined ? '' : term(c.coefficients.perMegaMacMs, 'ms * MMACs')}${c.coefficients.perMegaParamMs === undefined ? '' : term(c.coefficients.perMegaParamMs, 'ms * Mparams')}${term(c.coefficients.offsetMs, 'ms')} ` +
         `(${c.statistic} latency; fit on ${c.subnets} subnets, seed ${c.seed}; in-sample MAPE ${(c.fit.mape * 100).toFixed(2)}%, raw-sum MAPE ${(c.fit.rawSumMape * 100).toFixed(2)}%)`,
     );
   }

@@ -70,6 +70,8 @@ interface MeasuredSubnet extends CalibrationPoint {
   speed: number;
   /** The median of its runs, whatever the statistic (for reading the files). */
   medianMs: number;
+  megaMacs: number;
+  megaParams: number;
 }
 
 /**
@@ -140,7 +142,7 @@ export async function calibrateDevice(options: CalibrateOptions): Promise<Calibr
     device: options.device.name,
     preset: options.preset,
     variant: options.variant,
-    model: 'latencyMs = scale * tableSumMs + perBlockMs * blocks + offsetMs (least squares on relative error)',
+    model: 'latencyMs = scale * tableSumMs + perBlockMs * blocks + perMegaMacMs * MMACs + perMegaParamMs * Mparams + offsetMs (least squares on relative error)',
     coefficients,
     statistic,
     seed: options.seed,
@@ -149,7 +151,7 @@ export async function calibrateDevice(options: CalibrateOptions): Promise<Calibr
     tableRuns: table.runs.length,
     ...(table.reference ? { tableReference: table.reference, reference } : {}),
     date: new Date().toISOString(),
-    points: measured.map(({ configId: id, measuredMs, referenceMs, tableSumMs, blocks }) => ({ configId: id, measuredMs, referenceMs, tableSumMs, blocks })),
+    points: measured.map(({ configId: id, measuredMs, referenceMs, tableSumMs, blocks, megaMacs, megaParams }) => ({ configId: id, measuredMs, referenceMs, tableSumMs, blocks, megaMacs, megaParams })),
   };
   const file = calibrationPath(options.device, options.preset, options.variant);
   if (!options.dryRun) writeJsonAtomic(file, calibration, { createParents: true });

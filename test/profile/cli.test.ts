@@ -84,7 +84,9 @@ test('lut -> calibrate -> validate -> predict, tables beside the device file', a
   t.is(prediction.statistic, 'min');
   t.is(prediction.blocks, 1 + 5 * 3 + 5 + 1); // stem, 15 layers, 5 dense stage sums, head
   const c = calibration.coefficients;
-  t.true(Math.abs(prediction.latencyMs - (c.scale * prediction.tableSumMs + c.perBlockMs * prediction.blocks + c.offsetMs)) < 1e-9);
+  const expected = c.scale * prediction.tableSumMs + c.perBlockMs * prediction.blocks + (c.perMegaMacMs ?? 0) * prediction.megaMacs + (c.perMegaParamMs ?? 0) * prediction.megaParams + c.offsetMs;
+  t.true(Math.abs(prediction.latencyMs - expected) < 1e-9);
+  t.true(prediction.megaMacs > 0 && prediction.megaParams > 0);
 });
 
 test('profile devices lists every device with its availability; bad flags are refused', async (t) => {

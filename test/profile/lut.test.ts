@@ -10,6 +10,7 @@ import {
   blockKeysOf,
   buildTable,
   enumerateBlocks,
+  applyCalibration,
   fitCalibration,
   loadDevice,
   makePredictor,
@@ -172,6 +173,23 @@ test('the calibration fit recovers known coefficients and falls back when block 
   t.is(twoTerm.perBlockMs, 0);
   t.true(Math.abs(twoTerm.scale - 2) < 1e-9 && Math.abs(twoTerm.offsetMs - 0.1) < 1e-9);
   t.throws(() => fitCalibration(points.slice(0, 2)), { message: /at least 3/ });
+
+  // With the whole subnet's MACs and parameters, the five-term model is recovered exactly...
+  const truth5 = { scale: 0.7, perBlockMs: -0.006, perMegaMacMs: 0.004, perMegaParamMs: 0.05, offsetMs: 0.02 };
+  const costed = points.map((p) => {
+    const megaMacs = 1 + 20 * rng.next();
+    const megaParams = 0.05 + rng.next();
+    const measuredMs = truth5.scale * p.tableSumMs + truth5.perBlockMs * p.blocks + truth5.perMegaMacMs * megaMacs + truth5.perMegaParamMs * megaParams + truth5.offsetMs;
+    return { ...p, megaMacs, megaParams, measuredMs };
+  });
+  const fit5 = fitCalibration(costed);
+  for (const key of Object.keys(truth5) as (keyof typeof truth5)[]) t.true(Math.abs(fit5[key]! - truth5[key]) < 1e-9, `${key}: ${fit5[key]} vs ${truth5[key]}`);
+  const sum = { tableSumMs: 0.5, blocks: 20, megaMacs: 10, megaParams: 0.5 };
+  t.true(Math.abs(applyCalibration(sum, fit5) - (0.7 * 0.5 - 0.006 * 20 + 0.004 * 10 + 0.05 * 0.5 + 0.02)) < 1e-12);
+  // ...but not from fewer than 20 points (four per coefficient): the three-term model then.
+  const few = fitCalibration(costed.slice(0, 12));
+  t.is(few.perMegaMacMs, undefined);
+  t.is(few.perMegaParamMs, undefined);
 });
 
 test('table files are written whole: valid JSON with host facts after every chunk', async (t) => {
