@@ -71,7 +71,9 @@ const SPECS: Record<string, CommandSpec> = {
         placeholder: 'S',
       },
       runs: { type: 'int', description: 'minimum timed runs per subnet', default: 64, placeholder: 'N' },
-      'min-time': { type: 'number', description: 'minimum sampling time per subnet in seconds', default: 0.25, placeholder: 'S' },
+      'min-time': { type: 'number', description: 'minimum sampling time per subnet in seconds (longer windows catch more of the quiet moments of a shared machine)', default: 0.75, placeholder: 'S' },
+      'max-drift': { type: 'number', description: "measure a chunk again when the machine's speed is off the table's by more than this fraction", default: 0.1, placeholder: 'F' },
+      retries: { type: 'int', description: 'how many times a chunk may be measured again', default: 2, placeholder: 'N' },
       warmup: PROTOCOL.warmup,
       quiet: QUIET,
       json: JSON_FLAG,
@@ -87,7 +89,9 @@ const SPECS: Record<string, CommandSpec> = {
       samples: { type: 'int', description: 'number of held-out random subnets', default: 100, placeholder: 'N' },
       seed: { type: 'int', description: 'seed of the held-out subnets (must differ from the calibration seed)', default: 1001, placeholder: 'S' },
       runs: { type: 'int', description: 'minimum timed runs per subnet', default: 64, placeholder: 'N' },
-      'min-time': { type: 'number', description: 'minimum sampling time per subnet in seconds', default: 0.25, placeholder: 'S' },
+      'min-time': { type: 'number', description: 'minimum sampling time per subnet in seconds (longer windows catch more of the quiet moments of a shared machine)', default: 0.75, placeholder: 'S' },
+      'max-drift': { type: 'number', description: "measure a chunk again when the machine's speed is off the table's by more than this fraction", default: 0.1, placeholder: 'F' },
+      retries: { type: 'int', description: 'how many times a chunk may be measured again', default: 2, placeholder: 'N' },
       warmup: PROTOCOL.warmup,
       quiet: QUIET,
       json: JSON_FLAG,
@@ -132,6 +136,11 @@ function positiveInt(command: string, name: string, value: unknown, min = 1): nu
 
 function seconds(command: string, name: string, value: unknown): number {
   if (typeof value !== 'number' || value < 0) throw new OfaError('E_FLAG', `ofa profile ${command}: --${name} ${String(value)} is not valid; allowed: a number of seconds >= 0`);
+  return value;
+}
+
+function fraction(command: string, name: string, value: unknown): number {
+  if (typeof value !== 'number' || !(value > 0)) throw new OfaError('E_FLAG', `ofa profile ${command}: --${name} ${String(value)} is not valid; allowed: a fraction > 0 (0.1 = 10%)`);
   return value;
 }
 
@@ -243,6 +252,8 @@ async function calibrate(flags: ParsedFlags): Promise<number> {
     count: positiveInt('calibrate', 'samples', flags.samples, 3),
     seed: flags.seed as number,
     statistic: flags.statistic as 'min' | 'median',
+    maxDrift: fraction('calibrate', 'max-drift', flags['max-drift']),
+    retries: positiveInt('calibrate', 'retries', flags.retries, 0),
     protocol: protocolOf('calibrate', flags),
     quiet: flags.quiet === true,
   });
@@ -267,6 +278,8 @@ async function validate(flags: ParsedFlags): Promise<number> {
     variant: flags.variant as string,
     count: positiveInt('validate', 'samples', flags.samples, 2),
     seed: flags.seed as number,
+    maxDrift: fraction('validate', 'max-drift', flags['max-drift']),
+    retries: positiveInt('validate', 'retries', flags.retries, 0),
     protocol: protocolOf('validate', flags),
     quiet: flags.quiet === true,
   });
@@ -278,7 +291,7 @@ async function validate(flags: ParsedFlags): Promise<number> {
         `validation on ${device.name}, ${result.preset}/${result.variant}: ${q.subnets} held-out subnets (seed ${result.seed}), ${result.statistic} latency measured ${result.measuredRangeMs.map((v) => v.toFixed(3)).join('..')} ms`,
         `within +-5%: ${(q.within5 * 100).toFixed(1)}%   within +-10%: ${(q.within10 * 100).toFixed(1)}%   MAPE ${(q.mape * 100).toFixed(2)}%   Spearman ${q.spearman.toFixed(4)}`,
         `uncalibrated table sum: within +-10% ${(result.rawSum.within10 * 100).toFixed(1)}%, MAPE ${(result.rawSum.mape * 100).toFixed(2)}%, Spearman ${result.rawSum.spearman.toFixed(4)}`,
-        `machine speed against the table's (speed reference re-measured in every chunk): x${result.drift.factors.map((f) => f.toFixed(3)).join(', x')}; ` +
+        `machine speed against the table's (speed reference re-measured in every chunk): x${result.drift.factors.map((f) => f.toFixed(3)).join(', x')} (passes per chunk: ${result.drift.passes.join(', ')}); ` +
           `predictions scaled by it: within +-5% ${(result.drift.quality.within5 * 100).toFixed(1)}%, within +-10% ${(result.drift.quality.within10 * 100).toFixed(1)}%, MAPE ${(result.drift.quality.mape * 100).toFixed(2)}%, Spearman ${result.drift.quality.spearman.toFixed(4)}`,
       ].join('\n'),
     );

@@ -63,6 +63,10 @@ test('lut -> calibrate -> validate -> predict, tables beside the device file', a
   // table's (one chunk: one factor), and the calibration was fitted at the table's speed.
   const table = JSON.parse(readFileSync(join(dir, 'tiny-box', 'lut-micro-ee-d.json'), 'utf8'));
   t.is(report.drift.factors.length, 1);
+  // One chunk, measured once, or again (up to 2 more times) when the machine was off the table's speed.
+  t.is(report.drift.passes.length, 1);
+  t.true(report.drift.passes[0] >= 1 && report.drift.passes[0] <= 3);
+  t.true(Math.abs(report.drift.factors[0] - 1) <= 0.1 || report.drift.passes[0] === 3);
   // The default statistic is the fastest run: the factor is the reference's fastest run now over the table's.
   t.is(calibration.statistic, 'min');
   t.is(report.statistic, 'min');
@@ -99,6 +103,9 @@ test('profile devices lists every device with its availability; bad flags are re
   t.false(byName.cuda.available);
   t.regex(byName.cuda.problem!, /libonnxruntime_providers_cuda\.so/);
   t.false(byName.webgpu.available);
+  const drift = await ofa(['profile', 'validate', '--device', 'cpu-1t', '--preset', 'micro', '--max-drift', '0']);
+  t.is(drift.code, 2);
+  t.regex(drift.stderr, /--max-drift 0 is not valid; allowed: a fraction > 0/);
   const bad = await ofa(['profile', 'lut', '--device', 'cpu-1t', '--preset', 'micro', '--samples', '0']);
   t.is(bad.code, 2);
   t.regex(bad.stderr, /--samples 0 is not valid; allowed: an integer >= 1/);
