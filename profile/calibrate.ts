@@ -38,9 +38,10 @@ export interface SubnetRunOptions {
   /** Write no files (tests). */
   dryRun?: boolean;
   /**
-   * A chunk whose speed reference ran more than this fraction away from the table's speed was measured
-   * while the shared machine was in another state (another tenant busy): it is measured again, up to
-   * `retries` times, keeping the pass closest to the table's speed (defaults 0.1 and 2).
+   * A chunk whose speed reference ran more than this fraction away from the target speed (the table's
+   * for a calibration, the calibration's for a validation) was measured while the shared machine was in
+   * another state (another tenant busy): it is measured again, up to `retries` times, keeping the pass
+   * closest to the target (defaults 0.1 and 2).
    */
   maxDrift?: number;
   retries?: number;
@@ -73,7 +74,7 @@ interface MeasuredSubnet extends CalibrationPoint {
 
 interface MeasuredSubnet extends CalibrationPoint {
   config: SubnetConfig;
-  /** Machine speed in this subnet's chunk against the table's: referenceMs / the table's reference. */
+  /** Machine speed in this subnet's chunk against the target's: referenceMs / the target reference. */
   speed: number;
   /** The median of its runs, whatever the statistic (for reading the files). */
   medianMs: number;
@@ -83,7 +84,7 @@ interface MeasuredSubnet extends CalibrationPoint {
 
 /**
  * Measures whole subnets interleaved (pipeline.md), in chunks of 50 to bound memory, with the speed
- * reference (reference.ts) in every chunk. `speed` is 1 for a table built without a reference.
+ * reference (reference.ts) in every chunk. `speed` is against `targetReferenceMs` (1 without one).
  */
 async function measureSubnets(
   options: SubnetRunOptions,
@@ -92,10 +93,10 @@ async function measureSubnets(
   protocol: Protocol,
   label: string,
   statistic: LatencyStatistic,
+  targetReferenceMs: number | undefined,
 ): Promise<{ points: MeasuredSubnet[]; reference: ReferenceRecord; passes: number[] }> {
   const sums = configs.map((config) => tableSum(config, table, statistic));
   const pick = (stats: { medianMs: number; minMs: number }) => (statistic === 'min' ? stats.minMs : stats.medianMs);
-  const tableReference = statistic === 'min' ? table.reference?.minMs : table.reference?.medianMs;
   const bar = new ProgressBar({ label: `${label}: export`, total: configs.length + 1, unit: 'subnets', quiet: options.quiet });
   const models = configs.map((config, i) => {
     const bytes = cachedSubnetModel(config, options.seed + i);
@@ -117,11 +118,11 @@ async function measureSubnets(
     let pass = 0;
     for (; pass <= retries; pass++) {
       const results = await measureInterleaved([...chunk, referenceBytes], options.device, protocol);
-      const speed = tableReference ? pick(results[chunk.length].stats) / tableReference : 1;
+      const speed = targetReferenceMs ? pick(results[chunk.length].stats) / targetReferenceMs : 1;
       if (!best || Math.abs(Math.log(speed)) < Math.abs(Math.log(best.speed))) best = { results, speed };
       if (Math.abs(speed - 1) <= maxDrift) break;
       if (pass < retries && !options.quiet) {
-        process.stderr.write(`\n${label}: the machine ran at x${speed.toFixed(3)} of the table's speed during subnets ${start + 1}..${start + chunk.length}; measuring them again\n`);
+        process.stderr.write(`\n${label}: the machine ran at x${speed.toFixed(3)} of the target speed during subnets ${start + 1}..${start + chunk.length}; measuring them again\n`);
       }
     }
     passes.push(Math.min(pass + 1, retries + 1));
@@ -153,9 +154,13 @@ export async function calibrateDevice(options: CalibrateOptions): Promise<Calibr
   const table = options.table ?? loadTable(options.device, options.preset, options.variant);
   const protocol = resolveProtocol({ minTimeMs: 250, ...options.protocol });
   const configs = randomSubnets(options.preset, options.variant, options.count, options.seed);
-  const { points: measured, reference, passes } = await measureSubnets(options, configs, table, protocol, `calibrate ${options.device.name}`, statistic);
-  // Fitted at the table's speed: each measurement divided by its chunk's speed factor (reference.ts).
-  const points = measured.map((p) => ({ ...p, measuredMs: p.measuredMs / p.speed }));
+  const tableReferenceMs = statistic === 'min' ? table.reference?.minMs : table.reference?.medianMs;
+  const { points: measured, reference, passes } = await measureSubnets(options, configs, table, protocol, `calibrate ${options.device.name}`, statistic, tableReferenceMs);
+  // Fitted at this calibration's speed (the median over its chunks of the reference): each measurement
+  // scaled by its chunk's reference against that (reference.ts). Predictions are then milliseconds as
+  // this protocol measures whole subnets; the table's own speed only enters through `scale`.
+  const calibrationReferenceMs = statistic === 'min' ? (reference.minMs ?? reference.medianMs) : reference.medianMs;
+  const points = measured.map((p) => ({ ...p, measuredMs: p.referenceMs ? (p.measuredMs * calibrationReferenceMs) / p.referenceMs : p.measuredMs }));
   const coefficients = fitCalibration(points);
   const mape = (predict: (p: MeasuredSubnet) => number) => points.reduce((s, p) => s + Math.abs(predict(p) - p.measuredMs) / p.measuredMs, 0) / points.length;
   const calibration: Calibration = {
@@ -216,7 +221,7 @@ export interface ValidationResult {
   rawSum: PredictorQuality;
   /**
    * The speed reference measured in every validation chunk: `factors` is its latency now over its
-   * latency when the table was built (the shared machine's drift; 1 = same speed), and `quality` the
+   * latency when the calibration was measured (the shared machine's drift; 1 = same speed), and `quality` the
    * figures of prediction x factor. Reported beside, never instead of, the plain figures.
    */
   drift: { reference?: ReferenceRecord; factors: number[]; passes: number[]; quality: PredictorQuality };
@@ -244,7 +249,15 @@ export async function validatePredictor(options: SubnetRunOptions & { calibratio
   // Held out: a different seed, and no network the calibration measured.
   const configs = randomSubnets(options.preset, options.variant, options.count, options.seed, new Set(calibration.points.map((p) => p.configId)));
   const statistic = calibration.statistic ?? 'median';
-  const { points, reference, passes } = await measureSubnets(options, configs, table, protocol, `validate ${options.device.name}`, statistic);
+  // Speeds are against the calibration's (its predictions are at that speed); older files: the table's.
+  const targetReferenceMs = calibration.reference
+    ? statistic === 'min'
+      ? calibration.reference.minMs
+      : calibration.reference.medianMs
+    : statistic === 'min'
+      ? table.reference?.minMs
+      : table.reference?.medianMs;
+  const { points, reference, passes } = await measureSubnets(options, configs, table, protocol, `validate ${options.device.name}`, statistic, targetReferenceMs);
   const measured = points.map((p) => p.measuredMs);
   const predicted = points.map((p) => applyCalibration(p, calibration.coefficients));
   const driftCorrected = points.map((p, i) => predicted[i] * p.speed);

@@ -40,7 +40,7 @@ export interface CalibrationCoefficients {
 
 export interface CalibrationPoint {
   configId: string;
-  /** As measured (the fit divides it by the chunk's speed factor: referenceMs / the table's). */
+  /** As measured (the fit scales it by the calibration's reference over its chunk's: reference.ts). */
   measuredMs: number;
   /** The speed reference's figure (the calibration's statistic) in the same chunk (reference.ts). */
   referenceMs?: number;
@@ -66,7 +66,7 @@ export interface Calibration {
   fit: { mape: number; rawSumMape: number };
   /** When the table the calibration was fitted on was last extended (a rebuilt table needs a new fit). */
   tableRuns: number;
-  /** The table's reference speed the coefficients are at, and the reference as this calibration saw it. */
+  /** The table's reference speed, and the reference as this calibration saw it: the speed its predictions are at. */
   tableReference?: ReferenceRecord;
   reference?: ReferenceRecord;
   date: string;

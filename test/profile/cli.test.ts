@@ -60,17 +60,18 @@ test('lut -> calibrate -> validate -> predict, tables beside the device file', a
   for (const key of ['within5', 'within10', 'mape', 'spearman']) t.is(typeof report.quality[key], 'number', key);
   t.true(report.quality.within10 >= report.quality.within5);
   // The speed reference re-measured beside the held-out subnets gives the machine's speed against the
-  // table's (one chunk: one factor), and the calibration was fitted at the table's speed.
+  // calibration's (one chunk: one factor); the calibration records the table's reference and its own.
   const table = JSON.parse(readFileSync(join(dir, 'tiny-box', 'lut-micro-ee-d.json'), 'utf8'));
   t.is(report.drift.factors.length, 1);
-  // One chunk, measured once, or again (up to 2 more times) when the machine was off the table's speed.
+  // One chunk, measured once, or again (up to 2 more times) when the machine was off the calibration's speed.
   t.is(report.drift.passes.length, 1);
   t.true(report.drift.passes[0] >= 1 && report.drift.passes[0] <= 3);
   t.true(Math.abs(report.drift.factors[0] - 1) <= 0.1 || report.drift.passes[0] === 3);
-  // The default statistic is the fastest run: the factor is the reference's fastest run now over the table's.
+  // The default statistic is the fastest run: the factor is the reference's fastest run now over the
+  // calibration's (the speed its predictions are at).
   t.is(calibration.statistic, 'min');
   t.is(report.statistic, 'min');
-  t.true(Math.abs(report.drift.factors[0] - report.drift.reference.minMs / table.reference.minMs) < 1e-12);
+  t.true(Math.abs(report.drift.factors[0] - report.drift.reference.minMs / calibration.reference.minMs) < 1e-12);
   for (const subnet of report.subnets) t.true(subnet.measuredMs <= subnet.medianMs);
   t.is(report.drift.quality.subnets, 4);
   t.deepEqual(calibration.tableReference, table.reference);
