@@ -291,7 +291,7 @@ async function validate(flags: ParsedFlags): Promise<number> {
         `validation on ${device.name}, ${result.preset}/${result.variant}: ${q.subnets} held-out subnets (seed ${result.seed}), ${result.statistic} latency measured ${result.measuredRangeMs.map((v) => v.toFixed(3)).join('..')} ms`,
         `within +-5%: ${(q.within5 * 100).toFixed(1)}%   within +-10%: ${(q.within10 * 100).toFixed(1)}%   MAPE ${(q.mape * 100).toFixed(2)}%   Spearman ${q.spearman.toFixed(4)}`,
         `uncalibrated table sum: within +-10% ${(result.rawSum.within10 * 100).toFixed(1)}%, MAPE ${(result.rawSum.mape * 100).toFixed(2)}%, Spearman ${result.rawSum.spearman.toFixed(4)}`,
-        `machine speed against the table's (speed reference re-measured in every chunk): x${result.drift.factors.map((f) => f.toFixed(3)).join(', x')} (passes per chunk: ${result.drift.passes.join(', ')}); ` +
+        `machine speed against the calibration's (speed reference re-measured in every chunk): x${result.drift.factors.map((f) => f.toFixed(3)).join(', x')} (passes per chunk: ${result.drift.passes.join(', ')}); ` +
           `predictions scaled by it: within +-5% ${(result.drift.quality.within5 * 100).toFixed(1)}%, within +-10% ${(result.drift.quality.within10 * 100).toFixed(1)}%, MAPE ${(result.drift.quality.mape * 100).toFixed(2)}%, Spearman ${result.drift.quality.spearman.toFixed(4)}`,
       ].join('\n'),
     );
