@@ -83,7 +83,7 @@ interface MeasuredSubnet extends CalibrationPoint {
 }
 
 /**
- * Measures whole subnets interleaved (pipeline.md), in chunks of 50 to bound memory, with the speed
+ * Measures whole subnets interleaved (pipeline.md), in equal chunks of at most 50 to bound memory, with the speed
  * reference (reference.ts) in every chunk. `speed` is against `targetReferenceMs` (1 without one).
  */
 async function measureSubnets(
@@ -108,7 +108,9 @@ async function measureSubnets(
   const points: MeasuredSubnet[] = [];
   const chunkReferences: { medianMs: number; minMs: number }[] = [];
   const passes: number[] = [];
-  const chunkSize = 50;
+  // Chunks of at most 50, all the same size (60 subnets: 30 + 30): how many sessions are interleaved
+  // changes how warm each one's caches are, so every chunk should interleave as many.
+  const chunkSize = Math.ceil(configs.length / Math.ceil(configs.length / 50));
   const maxDrift = options.maxDrift ?? 0.1;
   const retries = options.retries ?? 2;
   const measureBar = new ProgressBar({ label: `${label}: measure`, total: configs.length, unit: 'subnets', quiet: options.quiet });
@@ -136,7 +138,7 @@ async function measureSubnets(
     measureBar.tick(chunk.length);
   }
   // The reference as these measurements saw it: the median over subnets of their chunk's reference
-  // figures (a chunk counts as many times as it has subnets: 60 subnets are a chunk of 50 and one of 10).
+  // figures (a chunk counts as many times as it has subnets).
   const perSubnet = (figure: (stats: { medianMs: number; minMs: number }) => number) =>
     chunkReferences.flatMap((stats, k) => new Array<number>(Math.min(chunkSize, configs.length - k * chunkSize)).fill(figure(stats)));
   const reference = {
@@ -155,7 +157,7 @@ export interface CalibrateResult {
 export async function calibrateDevice(options: CalibrateOptions): Promise<CalibrateResult> {
   const statistic = options.statistic ?? DEFAULT_STATISTIC;
   const table = options.table ?? loadTable(options.device, options.preset, options.variant);
-  const protocol = resolveProtocol({ minTimeMs: 250, ...options.protocol });
+  const protocol = resolveProtocol({ minTimeMs: 750, ...options.protocol });
   const configs = randomSubnets(options.preset, options.variant, options.count, options.seed);
   const tableReferenceMs = statistic === 'min' ? table.reference?.minMs : table.reference?.medianMs;
   const { points: measured, reference, passes } = await measureSubnets(options, configs, table, protocol, `calibrate ${options.device.name}`, statistic, tableReferenceMs);
@@ -247,7 +249,7 @@ export async function validatePredictor(options: SubnetRunOptions & { calibratio
   if (calibration.seed === options.seed) {
     throw new OfaError('E_SEED', `--seed ${options.seed} is the calibration's seed; held-out subnets need another seed`, { hint: 'pass a different --seed' });
   }
-  const protocol = resolveProtocol({ minTimeMs: 250, ...options.protocol });
+  const protocol = resolveProtocol({ minTimeMs: 750, ...options.protocol });
   const host = hostFacts();
   // Held out: a different seed, and no network the calibration measured.
   const configs = randomSubnets(options.preset, options.variant, options.count, options.seed, new Set(calibration.points.map((p) => p.configId)));

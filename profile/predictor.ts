@@ -59,7 +59,7 @@ export interface Calibration {
   coefficients: CalibrationCoefficients;
   /** The figure of the timed runs that was fitted and is predicted (lut.ts); absent = median (older files). */
   statistic?: LatencyStatistic;
-  /** Measuring passes per chunk of 50 subnets (a chunk measured off the table's speed is measured again). */
+  /** Measuring passes per chunk of subnets (a chunk measured off the table's speed is measured again). */
   passes?: number[];
   seed: number;
   subnets: number;
