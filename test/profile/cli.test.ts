@@ -66,7 +66,7 @@ test('lut -> calibrate -> validate -> predict, tables beside the device file', a
   // One chunk, measured once, or again (up to 2 more times) when the machine was off the calibration's speed.
   t.is(report.drift.passes.length, 1);
   t.true(report.drift.passes[0] >= 1 && report.drift.passes[0] <= 3);
-  t.true(Math.abs(report.drift.factors[0] - 1) <= 0.1 || report.drift.passes[0] === 3);
+  t.true(report.drift.factors[0] <= 1.1 || report.drift.passes[0] === 3);
   // The default statistic is the fastest run: the factor is the reference's fastest run now over the
   // calibration's (the speed its predictions are at).
   t.is(calibration.statistic, 'min');
