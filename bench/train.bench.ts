@@ -62,9 +62,14 @@ export async function run(): Promise<void> {
   for (const variant of ['ofa', 'ee-d']) {
     const config = { ...sampleMax({ preset: PRESET, variant }), resolution: RESOLUTION };
     const one = await measure(variant, config, 'wasm', 1, 2, steps, true);
+    console.log(`${variant}: backend ${one.trainer!.backend.name} (${one.trainer!.backend.detail})`);
     const two = await measure(variant, config, 'wasm', 2, 2, steps);
-    const cpu = withCpu ? await measure(variant, config, 'cpu', 1, 0, 1) : undefined;
+    // One warm-up step: the first step of any backend pays for compiling and allocating.
+    const cpu = withCpu ? await measure(variant, config, 'cpu', 1, 1, 1) : undefined;
     console.log(`${variant}: wasm 1 worker ${fmt(one.imagesPerSecond)} img/s (${fmt(one.stepMs, 0)} ms/step, ${fmt(one.cpuMs, 0)} ms CPU), 2 workers ${fmt(two.imagesPerSecond)} img/s (${fmt(two.stepMs, 0)} ms/step, ${fmt(two.cpuMs, 0)} ms CPU), second worker x${fmt(two.imagesPerSecond / one.imagesPerSecond, 2)}`);
+    // Issue 3's targets on these 2-core machines: >= 60 images/s with 2 workers, >= 1.7x from the second.
+    const scaling = two.imagesPerSecond / one.imagesPerSecond;
+    console.log(`${variant}: targets: 2 workers >= 60 img/s ${two.imagesPerSecond >= 60 ? 'met' : 'NOT met'}, second worker >= x1.7 ${scaling >= 1.7 ? 'met' : 'NOT met'}`);
     console.log(`${variant}: per CPU-second (independent of other load): 1 worker ${fmt((BATCH * 1000) / one.cpuMs)} img/s, 2 workers ${fmt((BATCH * 1000) / two.cpuMs)} img/s; with 2 free cores 2 workers would reach ~${fmt((2 * BATCH * 1000) / two.cpuMs)} img/s`);
     if (cpu) {
       console.log(`${variant}: cpu backend (naive baseline) ${fmt(cpu.imagesPerSecond, 2)} img/s (${fmt(cpu.stepMs, 0)} ms/step, ${fmt(cpu.cpuMs, 0)} ms CPU); wasm 1 worker x${fmt(one.imagesPerSecond / cpu.imagesPerSecond)}, 2 workers x${fmt(two.imagesPerSecond / cpu.imagesPerSecond)}`);

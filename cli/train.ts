@@ -24,7 +24,7 @@ export const TRAIN_SPEC: CommandSpec = {
     'eval-every': { type: 'int', description: 'evaluate every N epochs (0: only at the end)', default: 1, placeholder: 'N' },
     init: { type: 'string', description: "start from this checkpoint's weights (the previous phase's run or checkpoint folder)", placeholder: 'DIR' },
     teacher: { type: 'string', description: 'teacher checkpoint for knowledge distillation (its largest subnet)', placeholder: 'DIR' },
-    workers: { type: 'int', description: 'worker threads (default: all cores)', placeholder: 'N' },
+    workers: { type: 'int', description: 'worker threads (default: all cores, at most --shards: each worker computes whole shards)', placeholder: 'N' },
     shards: { type: 'int', description: 'BN shards per batch (results depend on it, not on --workers)', default: 2, placeholder: 'N' },
     backend: { type: 'string', description: 'tfjs backend', default: 'auto', choices: ['auto', 'tfjs-node', 'wasm', 'cpu'], placeholder: 'NAME' },
     'data-dir': { type: 'string', description: 'data set folder (CIFAR-10, Tiny ImageNet)', placeholder: 'DIR' },
