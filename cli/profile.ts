@@ -46,7 +46,7 @@ const SPECS: Record<string, CommandSpec> = {
       device: DEVICE,
       ...SPACE,
       samples: { type: 'int', description: 'minimum timed runs per block', default: 64, placeholder: 'N' },
-      'min-time': { type: 'number', description: 'minimum sampling time per block in seconds', default: 0.25, placeholder: 'S' },
+      'min-time': { type: 'number', description: 'minimum sampling time per block in seconds (longer windows catch more of the quiet moments of a shared machine)', default: 0.75, placeholder: 'S' },
       warmup: PROTOCOL.warmup,
       fresh: { type: 'boolean', description: 'discard the measured entries and start again' },
       quiet: QUIET,

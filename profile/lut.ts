@@ -134,7 +134,7 @@ export interface BuildTableOptions {
   device: DeviceProfile;
   preset: string;
   variant: string;
-  /** Per-entry protocol (defaults: 10 warm-up runs, 64 samples, 250 ms). */
+  /** Per-entry protocol (defaults: 10 warm-up runs, 64 samples, 750 ms). */
   protocol?: Pick<MeasureOptions, 'warmupRuns' | 'minSamples' | 'minTimeMs'>;
   /** Start from an empty table. */
   fresh?: boolean;
@@ -165,7 +165,7 @@ export async function buildTable(options: BuildTableOptions): Promise<BuildTable
   const { device, preset, variant } = options;
   getPreset(preset, '--preset');
   getVariant(variant, '--variant');
-  const protocol = resolveProtocol({ minTimeMs: 250, ...options.protocol });
+  const protocol = resolveProtocol({ minTimeMs: 750, ...options.protocol });
   const runtime = await getRuntime(device.runtime);
   await runtime.check(device);
   const runtimeVersion = (await runtime.info(device)).version;
