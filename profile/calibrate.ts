@@ -20,7 +20,7 @@ import {
   type Calibration,
   type CalibrationPoint,
 } from './predictor.ts';
-import { cachedSubnetModel, referenceConfig, referenceModel, type ReferenceRecord } from './reference.ts';
+import { cachedSubnetModel, referenceConfig, statisticOf, referenceModel, type ReferenceRecord } from './reference.ts';
 import { median, spearman } from './stats.ts';
 import { join } from 'node:path';
 
@@ -96,7 +96,7 @@ async function measureSubnets(
   targetReferenceMs: number | undefined,
 ): Promise<{ points: MeasuredSubnet[]; reference: ReferenceRecord; passes: number[] }> {
   const sums = configs.map((config) => tableSum(config, table, statistic));
-  const pick = (stats: { medianMs: number; minMs: number }) => (statistic === 'min' ? stats.minMs : stats.medianMs);
+  const pick = (stats: { medianMs: number; minMs: number }) => statisticOf(stats, statistic)!;
   const bar = new ProgressBar({ label: `${label}: export`, total: configs.length + 1, unit: 'subnets', quiet: options.quiet });
   const models = configs.map((config, i) => {
     const bytes = cachedSubnetModel(config, options.seed + i);
@@ -160,12 +160,12 @@ export async function calibrateDevice(options: CalibrateOptions): Promise<Calibr
   const table = options.table ?? loadTable(options.device, options.preset, options.variant);
   const protocol = resolveProtocol({ minTimeMs: 750, ...options.protocol });
   const configs = randomSubnets(options.preset, options.variant, options.count, options.seed);
-  const tableReferenceMs = statistic === 'min' ? table.reference?.minMs : table.reference?.medianMs;
+  const tableReferenceMs = statisticOf(table.reference, statistic);
   const { points: measured, reference, passes } = await measureSubnets(options, configs, table, protocol, `calibrate ${options.device.name}`, statistic, tableReferenceMs);
   // Fitted at this calibration's speed (the median over its chunks of the reference): each measurement
   // scaled by its chunk's reference against that (reference.ts). Predictions are then milliseconds as
   // this protocol measures whole subnets; the table's own speed only enters through `scale`.
-  const calibrationReferenceMs = statistic === 'min' ? (reference.minMs ?? reference.medianMs) : reference.medianMs;
+  const calibrationReferenceMs = statisticOf(reference, statistic)!;
   const points = measured.map((p) => ({ ...p, measuredMs: p.referenceMs ? (p.measuredMs * calibrationReferenceMs) / p.referenceMs : p.measuredMs }));
   const coefficients = fitCalibration(points);
   const mape = (predict: (p: MeasuredSubnet) => number) => points.reduce((s, p) => s + Math.abs(predict(p) - p.measuredMs) / p.measuredMs, 0) / points.length;
@@ -256,13 +256,7 @@ export async function validatePredictor(options: SubnetRunOptions & { calibratio
   const configs = randomSubnets(options.preset, options.variant, options.count, options.seed, new Set(calibration.points.map((p) => p.configId)));
   const statistic = calibration.statistic ?? 'median';
   // Speeds are against the calibration's (its predictions are at that speed); older files: the table's.
-  const targetReferenceMs = calibration.reference
-    ? statistic === 'min'
-      ? calibration.reference.minMs
-      : calibration.reference.medianMs
-    : statistic === 'min'
-      ? table.reference?.minMs
-      : table.reference?.medianMs;
+  const targetReferenceMs = statisticOf(calibration.reference ?? table.reference, statistic);
   const { points, reference, passes } = await measureSubnets(options, configs, table, protocol, `validate ${options.device.name}`, statistic, targetReferenceMs);
   const measured = points.map((p) => p.measuredMs);
   const predicted = points.map((p) => applyCalibration(p, calibration.coefficients));

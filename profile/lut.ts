@@ -14,7 +14,7 @@ import { hostFacts, type HostFacts } from './host.ts';
 import { deviceKnobs, measureInterleaved, resolveProtocol, type MeasureOptions, type Measurement, type Protocol } from './measure.ts';
 import { getRuntime } from './runtimes/index.ts';
 import { configId } from '../space/index.ts';
-import { referenceConfig, referenceModel, type ReferenceRecord } from './reference.ts';
+import { referenceConfig, statisticOf, referenceModel, type ReferenceRecord } from './reference.ts';
 import { median } from './stats.ts';
 
 export const LUT_FORMAT = 'ofav2-latency-table/1';
@@ -89,7 +89,7 @@ export function entryMs(entry: Pick<LutEntry, 'medianMs' | 'minMs' | 'referenceM
     throw new OfaError('E_LUT', `the latency table has no ${statistic} figures (built by an older version)`, { hint: 'rebuild it with `ofa profile lut --fresh`', kind: 'failure' });
   }
   const chunkReference = statistic === 'min' ? entry.referenceMinMs : entry.referenceMs;
-  const tableReference = statistic === 'min' ? table.reference?.minMs : table.reference?.medianMs;
+  const tableReference = statisticOf(table.reference, statistic);
   if (!chunkReference || !tableReference) return value;
   return (value * tableReference) / chunkReference;
 }

@@ -50,6 +50,11 @@ export interface ReferenceRecord {
   minMs?: number;
 }
 
+/** The figure of a measurement or reference record for a statistic ('min' or 'median'); undefined without one. */
+export function statisticOf(record: Pick<ReferenceRecord, 'medianMs' | 'minMs'> | undefined, statistic: 'min' | 'median'): number | undefined {
+  return statistic === 'min' ? record?.minMs : record?.medianMs;
+}
+
 /** The whole subnet as ONNX bytes, with random weights (latency does not depend on trained values). */
 export function subnetModel(config: SubnetConfig, seed: number): Uint8Array {
   return encodeModel(exportSubnet(randomStaticSubnet(config, seed), { source: randomInitSource(seed) }));
