@@ -3,7 +3,7 @@
 // running statistics), and writes each shard's weighted gradient and BN statistics into shared memory.
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../backend/index.ts';
+import { initBackend, readInto } from '../backend/index.ts';
 import { Supernet, computeGradients, subnetLoss } from '../supernet/index.ts';
 import { type Layout, layoutOf } from './layout.ts';
 import type { AttachMessage, FromWorker, StepDone, StepMessage, ToWorker, WorkerInit } from './protocol.ts';
@@ -24,10 +24,8 @@ function load(variables: Map<string, tf.Variable>, layout: Layout, data: Float32
   }
 }
 
-async function store(variables: Map<string, tf.Variable>, layout: Layout, data: Float32Array, base: number): Promise<void> {
-  for (const slot of layout.slots) {
-    data.set((await variables.get(slot.name)!.data()) as Float32Array, base + slot.offset);
-  }
+function store(variables: Map<string, tf.Variable>, layout: Layout, data: Float32Array, base: number): void {
+  for (const slot of layout.slots) readInto(variables.get(slot.name)!, data, base + slot.offset);
 }
 
 async function main(): Promise<void> {
@@ -94,26 +92,22 @@ async function main(): Promise<void> {
       } else {
         result = run();
       }
-      // Read back inside compute: wasm runs synchronously, so this is when the work is finished.
-      const values = new Map<string, Float32Array>();
-      for (const [name, grad] of result.grads) {
-        const scaled = tf.mul(grad, weight);
-        values.set(name, (await scaled.data()) as Float32Array);
-        scaled.dispose();
-        grad.dispose();
+      // Scale and write inside compute: wasm runs synchronously, so this is when the work is finished.
+      const base = shard * parameterLayout.size;
+      for (const [index, slot] of parameterLayout.slots.entries()) {
+        const grad = result.grads.get(slot.name);
+        if (grad === undefined) memory.gradients.fill(0, base + slot.offset, base + slot.offset + slot.size);
+        else {
+          const scaled = tf.mul(grad, weight);
+          readInto(scaled, memory.gradients, base + slot.offset);
+          tf.dispose([scaled, grad]);
+        }
+        memory.touched[shard * parameterLayout.slots.length + index] = grad === undefined ? 0 : 1;
       }
       tf.dispose([images, ...(teacherLogits ? [teacherLogits] : [])]);
       timings.compute += performance.now() - started;
       started = performance.now();
-      const base = shard * parameterLayout.size;
-      for (const [index, slot] of parameterLayout.slots.entries()) {
-        const value = values.get(slot.name);
-        const region = memory.gradients.subarray(base + slot.offset, base + slot.offset + slot.size);
-        if (value === undefined) region.fill(0);
-        else region.set(value);
-        memory.touched[shard * parameterLayout.slots.length + index] = value === undefined ? 0 : 1;
-      }
-      await store(net.buffers, bufferLayout, memory.shardBuffers, shard * bufferLayout.size);
+      store(net.buffers, bufferLayout, memory.shardBuffers, shard * bufferLayout.size);
       timings.write += performance.now() - started;
       results.push({ shard, losses: result.losses });
     }
@@ -130,8 +124,8 @@ async function main(): Promise<void> {
       shared = message;
       void (async () => {
         if (message.writeInitial) {
-          await store(net.parameters, parameterLayout, message.parameters, 0);
-          await store(net.buffers, bufferLayout, message.buffers, 0);
+          store(net.parameters, parameterLayout, message.parameters, 0);
+          store(net.buffers, bufferLayout, message.buffers, 0);
         }
         send({ type: 'attached' });
       })();

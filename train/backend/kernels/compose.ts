@@ -21,30 +21,6 @@ export class Composer {
     return info;
   }
 
-  /**
-   * Overlapping windows along the first axis, stacked: rows starts[w] .. starts[w] + size - 1 of x
-   * for every w, as [starts.length * size, ...rest]. Each window is one contiguous block of x, copied
-   * with TypedArray.set (a memcpy inside wasm memory, as tfjs-wasm's own Concat does): tfjs-wasm's
-   * Slice, StridedSlice and Gather copy element by element and were 10-40x slower here.
-   */
-  leadingWindows(x: tf.TensorInfo, starts: number[], size: number): tf.TensorInfo {
-    const backend = this.backend as Backend & {
-      makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-      typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
-    };
-    const rest = x.shape.slice(1);
-    const inner = rest.reduce((a, b) => a * b, 1);
-    const out = backend.makeOutput([starts.length * size, ...rest], x.dtype);
-    this.made.push(out);
-    const source = backend.typedArrayFromHeap(x);
-    const target = backend.typedArrayFromHeap(out);
-    for (const [w, start] of starts.entries()) {
-      if (start < 0 || start + size > x.shape[0]) throw new Error(`window ${start}..${start + size - 1} outside 0..${x.shape[0] - 1}`);
-      target.set(source.subarray(start * inner, (start + size) * inner), w * size * inner);
-    }
-    return out;
-  }
-
   reshape(x: tf.TensorInfo, shape: number[]): tf.TensorInfo {
     return this.run('Reshape', { x }, { shape });
   }

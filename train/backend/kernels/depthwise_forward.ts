@@ -1,0 +1,35 @@
+// DepthwiseConv2dNative for wasm, replacing XNNPACK's where the project's SIMD kernel applies (channel
+// multiplier 1, dilation 1, NHWC): XNNPACK runs 7x7 filters at about a tenth of the project kernel's
+// speed here (bench/train prints both). Other cases go to the backend's own kernel.
+import * as tf from '@tensorflow/tfjs-core';
+import { type WasmBackend, depthwiseGeometry, depthwiseOn } from '../simd/index.ts';
+import { runOriginal } from './compose.ts';
+import { type Pad, convInfo } from './geometry.ts';
+
+interface Attrs {
+  strides: [number, number] | number;
+  dilations?: [number, number] | number;
+  pad: Pad;
+  dataFormat?: string;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+export function depthwiseForward(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs: tf.NamedAttrMap }): tf.TensorInfo {
+  const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+  const attrs = args.attrs as unknown as Attrs;
+  const info = convInfo(x.shape, filter.shape, attrs.strides, attrs.dilations, attrs.pad, attrs.dimRoundingMode, true);
+  const layout = attrs.dataFormat === undefined || attrs.dataFormat === 'NHWC' || attrs.dataFormat === 'channelsLast';
+  if (filter.shape[3] !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1 || !layout || x.dtype !== 'float32') {
+    return runOriginal(tf.DepthwiseConv2dNative, args);
+  }
+  const backend = args.backend as WasmBackend;
+  const out = backend.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
+  depthwiseOn(backend).forward(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(filter.dataId), backend.getMemoryOffset(out.dataId), depthwiseGeometry(info));
+  return out;
+}
+
+export const depthwiseForwardConfig: tf.KernelConfig = {
+  kernelName: tf.DepthwiseConv2dNative,
+  backendName: 'wasm',
+  kernelFunc: depthwiseForward as unknown as tf.KernelFunc,
+};
