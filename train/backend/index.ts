@@ -9,10 +9,12 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { OfaError, describeValue } from '../../lib/errors.ts';
 import { registerCoreGradients } from './gradients.ts';
+import { registerBatchNormKernels } from './kernels/batch_norm.ts';
 import { registerWasmTrainingKernels } from './kernels/register_all.ts';
 
 export { registerCoreGradients } from './gradients.ts';
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './kernels/register_all.ts';
+export { BATCH_NORM_ACTIVATE, BATCH_NORM_ACTIVATE_GRAD, BATCH_NORM_KERNELS, BATCH_NORM_MOMENTS, type BatchNormAttrs, type FusedActivation } from './kernels/batch_norm.ts';
 
 export type BackendPreference = 'auto' | 'tfjs-node' | 'wasm' | 'cpu';
 
@@ -81,6 +83,7 @@ async function startWasm(): Promise<string> {
 
 async function start(prefer: BackendPreference, threads: number | undefined): Promise<BackendInfo> {
   await registerCoreGradients();
+  registerBatchNormKernels();
   if (prefer === 'cpu') {
     await tf.setBackend('cpu');
     await tf.ready();

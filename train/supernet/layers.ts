@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { HeadGeometry, LayerGeometry, StemGeometry } from '../../space/index.ts';
 import { activeBranches } from '../../space/index.ts';
 import type { StaticBatchNorm, StaticConv, StaticHead, StaticLayer, StaticMBConv, StaticTensor } from '../static.ts';
-import { activate, BN_EPSILON, batchNorm, elasticKernel, hsigmoid, hswish, prefix, type BatchNormMode, type BatchNormParams } from './ops.ts';
+import { BN_EPSILON, batchNorm, elasticKernel, hsigmoid, hswish, prefix, type BatchNormMode, type BatchNormParams } from './ops.ts';
 import type { ParameterStore } from './store.ts';
 
 export interface ForwardContext extends BatchNormMode {
@@ -72,9 +72,9 @@ export class Stem {
   }
 
   forward(images: tf.Tensor4D, g: StemGeometry, ctx: ForwardContext): tf.Tensor4D {
-    const x = hswish(batchNorm(tf.conv2d(images, this.convWeight as tf.Tensor4D, g.stride, 'same'), this.convBn, ctx)) as tf.Tensor4D;
+    const x = batchNorm(tf.conv2d(images, this.convWeight as tf.Tensor4D, g.stride, 'same'), this.convBn, ctx, 'hswish');
     let h = tf.depthwiseConv2d(x, this.depthwiseWeight as tf.Tensor4D, 1, 'same');
-    h = tf.relu(batchNorm(h, this.depthwiseBn, ctx));
+    h = batchNorm(h, this.depthwiseBn, ctx, 'relu');
     h = batchNorm(tf.conv2d(h, this.projectWeight as tf.Tensor4D, 1, 'same'), this.projectBn, ctx);
     return tf.add(h, x);
   }
@@ -139,9 +139,9 @@ export class ElasticMBConv {
   forward(x: tf.Tensor4D, g: LayerGeometry, ctx: ForwardContext): tf.Tensor4D {
     const mid = g.mid;
     let h = tf.conv2d(x, slice4(this.expandWeight, [1, 1, g.inChannels, mid]), 1, 'same');
-    h = activate(batchNorm(h, this.expandBn, ctx), g.activation);
+    h = batchNorm(h, this.expandBn, ctx, g.activation);
     h = tf.depthwiseConv2d(h, this.depthwiseKernel(g.kernel, mid), g.stride, 'same');
-    h = activate(batchNorm(h, this.depthwiseBn, ctx), g.activation);
+    h = batchNorm(h, this.depthwiseBn, ctx, g.activation);
     if (g.squeezeExcite && this.se) {
       // 1x1 convolutions on the pooled [N, 1, 1, mid] map, as the static forward and ONNX graph do.
       const pooled = tf.mean(h, [1, 2], true) as tf.Tensor4D;
@@ -215,7 +215,7 @@ class Conv1x1Branch {
     this.bn = store.batchNorm(`${name}.conv1x1.bn`, max.outChannels);
   }
   forward(x: tf.Tensor4D, g: LayerGeometry, ctx: ForwardContext): tf.Tensor4D {
-    return activate(batchNorm(tf.conv2d(x, this.weight as tf.Tensor4D, g.stride, 'same'), this.bn, ctx), g.activation);
+    return batchNorm(tf.conv2d(x, this.weight as tf.Tensor4D, g.stride, 'same'), this.bn, ctx, g.activation);
   }
   extract(g: LayerGeometry): StaticConv {
     return { weight: staticTensor(this.weight), depthwise: false, stride: g.stride, batchNorm: staticBatchNorm(this.bn, g.outChannels), activation: g.activation };
@@ -233,7 +233,7 @@ class TransformBranch {
   forward(x: tf.Tensor4D, g: LayerGeometry, ctx: ForwardContext): tf.Tensor4D {
     let h = g.stride > 1 ? tf.maxPool(x, g.stride, g.stride, 'same') : x;
     if (this.weight) h = tf.conv2d(h, this.weight as tf.Tensor4D, 1, 'same');
-    return activate(batchNorm(h, this.bn, ctx), g.activation);
+    return batchNorm(h, this.bn, ctx, g.activation);
   }
   extract(g: LayerGeometry): NonNullable<StaticLayer['transform']> {
     const bn = staticBatchNorm(this.bn, g.outChannels);
@@ -304,7 +304,7 @@ export class ExitHead {
   }
 
   forward(x: tf.Tensor4D, g: HeadGeometry, ctx: ForwardContext): tf.Tensor2D {
-    const h = hswish(batchNorm(tf.conv2d(x, this.expandWeight as tf.Tensor4D, 1, 'same'), this.expandBn, ctx));
+    const h = batchNorm(tf.conv2d(x, this.expandWeight as tf.Tensor4D, 1, 'same'), this.expandBn, ctx, 'hswish');
     const pooled = tf.mean(h, [1, 2], true) as tf.Tensor4D;
     const mixed = hswish(tf.conv2d(pooled, this.featureMixWeight as tf.Tensor4D, 1, 'same'));
     let features = tf.reshape(mixed, [mixed.shape[0], g.featureChannels]) as tf.Tensor2D;

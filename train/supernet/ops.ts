@@ -3,6 +3,7 @@
 // so gradients come from tfjs and any backend (cpu, wasm + the project's kernels) can run them.
 import * as tf from '@tensorflow/tfjs-core';
 import type { Activation } from '../../space/index.ts';
+import { BATCH_NORM_ACTIVATE, BATCH_NORM_ACTIVATE_GRAD, BATCH_NORM_MOMENTS, type BatchNormAttrs, readInto } from '../backend/index.ts';
 
 /** The BN epsilon and running-statistics momentum of the contract (PyTorch defaults). */
 export const BN_EPSILON = 1e-5;
@@ -53,12 +54,14 @@ export interface BatchNormMode {
 }
 
 /**
- * BN over the first `channels` channels of an NHWC (or NC) tensor. Training mode normalises with the
- * batch statistics and updates the running statistics of those channels in place
+ * BN over the first `channels` channels of an NHWC (or NC) tensor, then `activation`. Training mode
+ * normalises with the batch statistics and updates the running statistics of those channels in place
  * (running = 0.9 * running + 0.1 * batch, the batch variance unbiased as in PyTorch); eval mode uses
- * the running statistics.
+ * the running statistics. In training, backends with the project's fused kernels (wasm, cpu:
+ * train/backend/kernels/batch_norm.ts) run BN + activation as one kernel forward and one backward;
+ * others compose it from tfjs ops.
  */
-export function batchNorm<T extends tf.Tensor>(x: T, bn: BatchNormParams, mode: BatchNormMode): T {
+export function batchNorm<T extends tf.Tensor>(x: T, bn: BatchNormParams, mode: BatchNormMode, activation: Activation | 'none' = 'none'): T {
   const channels = x.shape[x.rank - 1] as number;
   const gamma = prefix(bn.gamma as tf.Tensor1D, channels);
   const beta = prefix(bn.beta as tf.Tensor1D, channels);
@@ -67,14 +70,42 @@ export function batchNorm<T extends tf.Tensor>(x: T, bn: BatchNormParams, mode: 
     // float rounding even where a channel's variance is tiny and amplifies every rounding difference.
     const mean = prefix(bn.runningMean as tf.Tensor1D, channels);
     const variance = prefix(bn.runningVariance as tf.Tensor1D, channels);
-    return tf.batchNorm(x, mean, variance, beta, gamma, BN_EPSILON) as T;
+    return activate(tf.batchNorm(x, mean, variance, beta, gamma, BN_EPSILON) as T, activation);
+  }
+  if (tf.getKernel(BATCH_NORM_ACTIVATE, tf.getBackend()) !== undefined) {
+    const [mean, variance] = tf.engine().runKernel(BATCH_NORM_MOMENTS, { x }) as tf.Tensor1D[];
+    if (mode.statistics) accumulateStatistics(mode.statistics, bn, mean, variance);
+    else updateRunningStatistics(bn, mean, variance, x.size / channels);
+    return fusedBatchNorm(x, gamma, beta, mean, variance, activation) as T;
   }
   const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
   const { mean, variance } = tf.moments(x, axes);
   if (mode.statistics) accumulateStatistics(mode.statistics, bn, mean as tf.Tensor1D, variance as tf.Tensor1D);
   else updateRunningStatistics(bn, mean as tf.Tensor1D, variance as tf.Tensor1D, x.size / channels);
   const scale = tf.mul(gamma, tf.rsqrt(tf.add(variance, BN_EPSILON)));
-  return tf.add(tf.mul(tf.sub(x, mean), scale), beta) as T;
+  return activate(tf.add(tf.mul(tf.sub(x, mean), scale), beta) as T, activation);
+}
+
+/**
+ * act(BN(x)) with the batch statistics `mean` and `variance` of x, as one kernel with one gradient
+ * kernel. The gradient kernel differentiates through the statistics itself (they are functions of x),
+ * so they are not inputs of the differentiated op.
+ */
+function fusedBatchNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, mean: tf.Tensor1D, variance: tf.Tensor1D, activation: Activation | 'none'): tf.Tensor {
+  const attrs: BatchNormAttrs = { activation, epsilon: BN_EPSILON };
+  const op = tf.customGrad(((input: tf.Tensor, scale: tf.Tensor, shift: tf.Tensor, save: tf.GradSaveFunc) => {
+    const value = tf.engine().runKernel(BATCH_NORM_ACTIVATE, { x: input, mean, variance, gamma: scale, beta: shift }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+    save([input, scale, shift, mean, variance]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [savedX, savedGamma, savedBeta, savedMean, savedVariance] = saved;
+        const inputs = { dy: dy as tf.Tensor, x: savedX, mean: savedMean, variance: savedVariance, gamma: savedGamma, beta: savedBeta };
+        return tf.engine().runKernel(BATCH_NORM_ACTIVATE_GRAD, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return op(x, gamma, beta);
 }
 
 function accumulateStatistics(statistics: StatisticsAccumulator, bn: BatchNormParams, mean: tf.Tensor1D, variance: tf.Tensor1D): void {
@@ -113,20 +144,18 @@ export function applyStatistics(statistics: StatisticsAccumulator): void {
 
 function updateRunningStatistics(bn: BatchNormParams, mean: tf.Tensor1D, variance: tf.Tensor1D, count: number): void {
   // The running statistics are state, not part of the loss: no gradient reaches them from the loss.
-  const channels = mean.shape[0];
-  const total = bn.runningMean.shape[0] as number;
+  // A few hundred floats per BN, blended in JavaScript: as tfjs ops this was a dozen kernels per BN.
   const unbiased = count > 1 ? count / (count - 1) : 1;
-  const blend = (running: tf.Variable, batch: tf.Tensor1D) =>
-    tf.tidy(() => {
-      const head = tf.add(tf.mul(prefix(running as tf.Tensor1D, channels), 1 - BN_MOMENTUM), tf.mul(batch, BN_MOMENTUM));
-      return channels === total ? head : tf.concat([head, tf.slice(running, [channels], [total - channels])]);
-    });
-  const newMean = blend(bn.runningMean, mean);
-  const newVariance = tf.tidy(() => blend(bn.runningVariance, tf.mul(variance, unbiased)));
-  bn.runningMean.assign(newMean);
-  bn.runningVariance.assign(newVariance);
-  newMean.dispose();
-  newVariance.dispose();
+  for (const [running, batch, factor] of [[bn.runningMean, mean, 1], [bn.runningVariance, variance, unbiased]] as const) {
+    const values = new Float32Array(running.size);
+    readInto(running, values);
+    const update = new Float32Array(batch.size);
+    readInto(batch, update);
+    for (let c = 0; c < update.length; c++) values[c] = values[c] * (1 - BN_MOMENTUM) + update[c] * factor * BN_MOMENTUM;
+    const next = tf.tensor1d(values);
+    running.assign(next);
+    next.dispose();
+  }
 }
 
 /**

@@ -79,6 +79,13 @@ export const op = {
   f32Store: (address: Code, value: Code, offset = 0): Code => [...address, ...value, 0x38, ...memarg(2, offset)],
   f32Add: (a: Code, b: Code): Code => [...a, ...b, 0x92],
   f32Mul: (a: Code, b: Code): Code => [...a, ...b, 0x94],
+  f32x4Sub: (a: Code, b: Code): Code => [...a, ...b, ...simd(0xe5)],
+  f32x4Min: (a: Code, b: Code): Code => [...a, ...b, ...simd(0xe8)],
+  f32x4Max: (a: Code, b: Code): Code => [...a, ...b, ...simd(0xe9)],
+  /** Lane masks: all ones where a > b (a <= b), else zeros. */
+  f32x4Gt: (a: Code, b: Code): Code => [...a, ...b, ...simd(0x44)],
+  f32x4Le: (a: Code, b: Code): Code => [...a, ...b, ...simd(0x45)],
+  v128And: (a: Code, b: Code): Code => [...a, ...b, ...simd(0x4e)],
   v128Load: (address: Code, offset = 0): Code => [...address, ...simd(0x00), ...memarg(2, offset)],
   v128Store: (address: Code, value: Code, offset = 0): Code => [...address, ...value, ...simd(0x0b), ...memarg(2, offset)],
   f32x4Splat: (value: Code): Code => [...value, ...simd(0x13)],

@@ -10,6 +10,7 @@ export type WasmBackend = tf.KernelBackend & {
   getMemoryOffset(dataId: object): number;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+  disposeData(dataId: object, force?: boolean): boolean;
 };
 
 /** The depthwise kernels bound to this backend's memory. */
