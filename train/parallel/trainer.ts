@@ -106,6 +106,8 @@ export class ParallelTrainer {
   private readonly memory: AttachMessage;
   private readonly summed: Float32Array;
   private readonly momentumBuffers = new Map<string, Float32Array>();
+  /** Whether every summed gradient of the last computeGradients() was finite. */
+  private gradientsFinite = true;
   private nextId = 1;
   private closed = false;
 
@@ -233,13 +235,29 @@ export class ParallelTrainer {
       byShard.get(k)!.forEach((value, c) => (losses[c] += weight * value));
     }
     // Shard order, whatever the worker count: the same float sums with 1 or 2 workers.
+    // One pass per extra shard; the last one also checks finiteness (v - v is NaN only for NaN/Inf), so
+    // that step()'s NaN/Inf guard need not read every gradient again: this is the main thread's
+    // serial share of every step, which the second worker cannot shorten.
     const size = this.parameterLayout.size;
     const { gradients, shardBuffers, buffers, touched } = this.memory;
-    this.summed.set(gradients.subarray(0, size));
-    for (let k = 1; k < this.shards; k++) {
-      const base = k * size;
-      for (let i = 0; i < size; i++) this.summed[i] += gradients[base + i];
+    const summed = this.summed;
+    summed.set(gradients.subarray(0, size));
+    for (let k = 1; k < this.shards - 1; k++) {
+      const part = gradients.subarray(k * size, (k + 1) * size);
+      for (let i = 0; i < size; i++) summed[i] += part[i];
     }
+    let check = 0;
+    if (this.shards > 1) {
+      const last = gradients.subarray((this.shards - 1) * size, this.shards * size);
+      for (let i = 0; i < size; i++) {
+        const value = Math.fround(summed[i] + last[i]);
+        summed[i] = value;
+        check += value - value;
+      }
+    } else {
+      for (let i = 0; i < size; i++) check += summed[i] - summed[i];
+    }
+    this.gradientsFinite = check === 0;
     const bufferSize = this.bufferLayout.size;
     for (let i = 0; i < bufferSize; i++) {
       let total = 0;
@@ -276,7 +294,7 @@ export class ParallelTrainer {
     const { lr, momentum, weightDecay, nesterov, decayExcluded, ...gradientOptions } = options;
     const result = await this.computeGradients(configs, input, gradientOptions);
     // The NaN/Inf guard: a non-finite loss or gradient never reaches the parameters or the momentum.
-    const badGradient = Number.isFinite(result.loss) ? firstNonFinite(result.gradients) : undefined;
+    const badGradient = Number.isFinite(result.loss) && !this.gradientsFinite ? (firstNonFinite(result.gradients) ?? 'an unused parameter') : undefined;
     if (!Number.isFinite(result.loss) || badGradient !== undefined) {
       const what = badGradient === undefined ? `the loss is ${result.loss}` : `the gradient of ${badGradient} holds NaN or Inf (loss ${result.loss})`;
       throw new OfaError('E_NON_FINITE', `${what}; no parameter was updated`, {
