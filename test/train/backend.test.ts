@@ -354,6 +354,34 @@ test.serial('Sum and Mean on wasm equal cpu at realistic reduction sizes (BN sta
   t.log(`worst relative error ${worst.toExponential(2)}`);
 });
 
+test.serial('Slice on wasm (the project kernel) equals cpu: ranks 1-4, whole and partial axes, the supernet\'s channel prefixes and kernel crops, int32', async (t) => {
+  await setup;
+  const cases: { shape: number[]; begin: number[]; size: number[]; dtype?: 'int32' }[] = [
+    { shape: [96], begin: [0], size: [48] },
+    { shape: [96], begin: [10], size: [-1] },
+    { shape: [1, 1, 24, 96], begin: [0, 0, 0, 0], size: [1, 1, 16, 72] }, // expand weight slice
+    { shape: [7, 7, 96, 1], begin: [1, 1, 0, 0], size: [5, 5, 96, 1] }, // 7x7 -> 5x5 centre crop
+    { shape: [7, 7, 96, 1], begin: [0, 0, 0, 0], size: [7, 7, 48, 1] }, // channel prefix of a depthwise weight
+    { shape: [3, 5, 6, 7], begin: [1, 2, 3, 4], size: [2, 2, 2, 2] },
+    { shape: [4, 6], begin: [1, 0], size: [2, 6] },
+    { shape: [4, 6], begin: [0, 0], size: [0, 6] },
+    { shape: [5, 8], begin: [1, 2], size: [3, 4], dtype: 'int32' },
+  ];
+  for (const c of cases) {
+    const count = c.shape.reduce((a, b) => a * b, 1);
+    const values = c.dtype === 'int32' ? Int32Array.from({ length: count }, (_, i) => i * 7 - 50) : randomArray(count);
+    const results: { shape: number[]; values: number[] }[] = [];
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await tf.setBackend(backend);
+      const x = tf.tensor(values, c.shape, c.dtype ?? 'float32');
+      const out = tf.slice(x, c.begin, c.size);
+      results.push({ shape: out.shape, values: Array.from(await out.data()) });
+      tf.dispose([x, out]);
+    }
+    t.deepEqual(results[1], results[0], `slice of [${c.shape}] at [${c.begin}] size [${c.size}]`);
+  }
+});
+
 test.serial('Identity on wasm shares the data: the clone keeps its values after the source is disposed', async (t) => {
   await setup;
   await tf.setBackend('wasm');

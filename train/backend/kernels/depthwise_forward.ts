@@ -1,6 +1,6 @@
 // DepthwiseConv2dNative for wasm, replacing XNNPACK's where the project's SIMD kernel applies (channel
-// multiplier 1, dilation 1, NHWC): XNNPACK runs 7x7 filters at about a tenth of the project kernel's
-// speed here (bench/train prints both). Other cases go to the backend's own kernel.
+// multiplier 1, dilation 1, NHWC): XNNPACK's runs 7x7 filters about 10x slower here, and 3x3/5x5 ones
+// slower too (`npm run bench -- kernels` prints both). Other cases go to the backend's own kernel.
 import * as tf from '@tensorflow/tfjs-core';
 import { type WasmBackend, depthwiseGeometry, depthwiseOn } from '../simd/index.ts';
 import { runOriginal } from './compose.ts';

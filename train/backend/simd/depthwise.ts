@@ -7,7 +7,7 @@
 // data. Every loop bound is clipped to the taps that hit the input, so padding costs nothing.
 import { type Code, F32, FunctionBuilder, I32, V128, assemble, op } from './assembler.ts';
 
-/** f32x4 groups per accumulator set: 2 (8 channels) measured fastest here; see bench/train. */
+/** f32x4 groups per accumulator set: 8 channels, which divides every expanded width of the presets. */
 const VECTORS = 2;
 
 /** Parameters of every kernel, in this order; pointers are byte offsets into the backend's memory. */
