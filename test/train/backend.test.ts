@@ -7,6 +7,7 @@
 import test, { type ExecutionContext } from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng } from '../../lib/rng.ts';
+import { relativeError } from './relative-error.ts';
 import { PRESET_NAMES, getPreset, sampleUniform, subnetGeometry } from '../../space/index.ts';
 import { WASM_TRAINING_KERNELS, initBackend } from '../../train/backend/index.ts';
 
@@ -28,16 +29,6 @@ async function runOn(backend: 'cpu' | 'wasm', kernelName: string, inputs: Record
   const result = { shape: out.shape, values: (await out.data()) as Float32Array };
   tf.dispose([out, ...Object.values(tensors)]);
   return result;
-}
-
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  let diff = 0;
-  let scale = 1e-12;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
 }
 
 const setup = initBackend({ prefer: 'wasm', log: false });

@@ -5,6 +5,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import { createRng } from '../../lib/rng.ts';
+import { relativeError } from './relative-error.ts';
 import { BATCH_NORM_ACTIVATE, initBackend } from '../../train/backend/index.ts';
 import { BN_EPSILON, batchNorm, hswish, type BatchNormParams } from '../../train/supernet/ops.ts';
 
@@ -106,16 +107,6 @@ async function run(backend: 'cpu' | 'wasm', c: Case, activation: Activation, ref
   };
   tf.dispose([x, w, y!, ...Object.values(grads), bn.gamma, bn.beta, bn.runningMean, bn.runningVariance]);
   return result;
-}
-
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  let diff = 0;
-  let scale = 1e-12;
-  for (let i = 0; i < expected.length; i++) {
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return diff / scale;
 }
 
 test.serial('the fused BN kernels are registered for wasm and cpu, and batchNorm uses them in training', async (t) => {

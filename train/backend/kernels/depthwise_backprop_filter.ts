@@ -2,7 +2,7 @@
 // dW[i,j,c] = sum_{n,y,x} xpad[n, y*s+i, x*s+j, c] * dy[n,y,x,c], one pass of the project's SIMD
 // kernel (train/backend/simd/depthwise.ts) over the tensors where tfjs keeps them.
 import * as tf from '@tensorflow/tfjs-core';
-import { type WasmBackend, depthwiseGeometry, depthwiseOn } from '../simd/index.ts';
+import { runDepthwise } from '../simd/index.ts';
 import { type Pad, assertSupported, convInfo } from './geometry.ts';
 
 interface Attrs {
@@ -21,11 +21,7 @@ export function depthwiseBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; b
   if (attrs.filterShape[3] !== 1) {
     throw new Error(`${tf.DepthwiseConv2dNativeBackpropFilter} on wasm (train/backend): channel multiplier ${attrs.filterShape[3]} is not supported, only 1`);
   }
-  const backend = args.backend as WasmBackend;
-  const out = backend.makeOutput([...attrs.filterShape], 'float32');
-  backend.typedArrayFromHeap(out).fill(0);
-  depthwiseOn(backend).backpropFilter(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(dy.dataId), backend.getMemoryOffset(out.dataId), depthwiseGeometry(info));
-  return out;
+  return runDepthwise(args.backend, 'backpropFilter', x, dy, [...attrs.filterShape], info);
 }
 
 export const depthwiseBackpropFilterConfig: tf.KernelConfig = {

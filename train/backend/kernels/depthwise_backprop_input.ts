@@ -2,7 +2,7 @@
 // dx[n,h,w,c] = sum of dy[n,y,x,c] * w[i,j,c] over the taps with y*s+i-top = h and x*s+j-left = w,
 // one pass of the project's SIMD kernel (train/backend/simd/depthwise.ts).
 import * as tf from '@tensorflow/tfjs-core';
-import { type WasmBackend, depthwiseGeometry, depthwiseOn } from '../simd/index.ts';
+import { runDepthwise } from '../simd/index.ts';
 import { type Pad, assertSupported, convInfo } from './geometry.ts';
 
 interface Attrs {
@@ -21,10 +21,7 @@ export function depthwiseBackpropInput(args: { inputs: tf.NamedTensorInfoMap; ba
   if (filter.shape[3] !== 1) {
     throw new Error(`${tf.DepthwiseConv2dNativeBackpropInput} on wasm (train/backend): channel multiplier ${filter.shape[3]} is not supported, only 1`);
   }
-  const backend = args.backend as WasmBackend;
-  const out = backend.makeOutput([...attrs.inputShape], 'float32');
-  depthwiseOn(backend).backpropInput(backend.getMemoryOffset(dy.dataId), backend.getMemoryOffset(filter.dataId), backend.getMemoryOffset(out.dataId), depthwiseGeometry(info));
-  return out;
+  return runDepthwise(args.backend, 'backpropInput', dy, filter, [...attrs.inputShape], info);
 }
 
 export const depthwiseBackpropInputConfig: tf.KernelConfig = {

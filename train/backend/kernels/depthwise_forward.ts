@@ -2,7 +2,7 @@
 // multiplier 1, dilation 1, NHWC): XNNPACK's runs 7x7 filters about 10x slower here, and 3x3/5x5 ones
 // slower too (`npm run bench -- kernels` prints both). Other cases go to the backend's own kernel.
 import * as tf from '@tensorflow/tfjs-core';
-import { type WasmBackend, depthwiseGeometry, depthwiseOn } from '../simd/index.ts';
+import { runDepthwise } from '../simd/index.ts';
 import { runOriginal } from './compose.ts';
 import { type Pad, convInfo } from './geometry.ts';
 
@@ -22,10 +22,7 @@ export function depthwiseForward(args: { inputs: tf.NamedTensorInfoMap; backend:
   if (filter.shape[3] !== 1 || info.dilationHeight !== 1 || info.dilationWidth !== 1 || !layout || x.dtype !== 'float32') {
     return runOriginal(tf.DepthwiseConv2dNative, args);
   }
-  const backend = args.backend as WasmBackend;
-  const out = backend.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
-  depthwiseOn(backend).forward(backend.getMemoryOffset(x.dataId), backend.getMemoryOffset(filter.dataId), backend.getMemoryOffset(out.dataId), depthwiseGeometry(info));
-  return out;
+  return runDepthwise(args.backend, 'forward', x, filter, [info.batchSize, info.outHeight, info.outWidth, info.outChannels], info);
 }
 
 export const depthwiseForwardConfig: tf.KernelConfig = {

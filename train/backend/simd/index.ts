@@ -39,3 +39,15 @@ export function depthwiseGeometry(info: tf.backend_util.Conv2DInfo): DepthwiseGe
     padLeft: info.padInfo.left,
   };
 }
+
+/**
+ * Runs one depthwise kernel ('forward', 'backpropInput' or 'backpropFilter') on two input tensors into
+ * a new float32 output of `outShape` (zeroed first for the filter gradient, which accumulates).
+ */
+export function runDepthwise(backend: tf.KernelBackend, kernel: keyof DepthwiseKernels, a: tf.TensorInfo, b: tf.TensorInfo, outShape: number[], info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
+  const wasm = backend as WasmBackend;
+  const out = wasm.makeOutput(outShape, 'float32');
+  if (kernel === 'backpropFilter') wasm.typedArrayFromHeap(out).fill(0);
+  depthwiseOn(wasm)[kernel](wasm.getMemoryOffset(a.dataId), wasm.getMemoryOffset(b.dataId), wasm.getMemoryOffset(out.dataId), depthwiseGeometry(info));
+  return out;
+}
