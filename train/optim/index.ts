@@ -2,4 +2,3 @@
 // KD, exit ensembles) live with the supernet in train/supernet/loss.ts.
 export * from './sgd.ts';
 export * from './schedule.ts';
-export * from './tfjs.ts';
