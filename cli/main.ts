@@ -17,10 +17,6 @@ const COMMANDS: Record<string, CommandGroup> = {
   profile: { summary: 'device profiles, latency measurement, lookup tables, latency predictor', load: () => import('./profile.ts') },
 };
 
-export function registerCommand(name: string, group: CommandGroup): void {
-  COMMANDS[name] = group;
-}
-
 function usage(): string {
   const lines = ['ofa: OFAv2 supernet training, ONNX export, device profiling and per-device subnet search', '', 'Usage: ofa <command> [options]', '', 'Commands:'];
   for (const [name, group] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${group.summary}`);

@@ -21,8 +21,6 @@ export interface Cost {
   deployedParams: number;
 }
 
-export type ParamMode = 'trainable' | 'deployed';
-
 const ZERO: Cost = { macs: 0, params: 0, deployedParams: 0 };
 
 export function addCost(a: Cost, b: Cost): Cost {
@@ -113,11 +111,6 @@ export function subnetCost(config: SubnetConfig): Cost {
 
 export function subnetMacs(config: SubnetConfig): number {
   return subnetCost(config).macs;
-}
-
-export function subnetParams(config: SubnetConfig, mode: ParamMode = 'trainable'): number {
-  const cost = subnetCost(config);
-  return mode === 'trainable' ? cost.params : cost.deployedParams;
 }
 
 export { ZERO as ZERO_COST };

@@ -13,8 +13,6 @@ export interface ImageTransform {
   flip: boolean;
 }
 
-export const IDENTITY_TRANSFORM: ImageTransform = { cropY: 0, cropX: 0, padding: 0, flip: false };
-
 /** Source taps of a bilinear resize from `from` to `to` samples (half-pixel centres, edge clamped). */
 export function bilinearTaps(from: number, to: number): { low: Int32Array; high: Int32Array; weight: Float32Array } {
   const low = new Int32Array(to);

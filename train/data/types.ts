@@ -41,10 +41,6 @@ export interface DatasetSplits {
   classNames: string[];
 }
 
-export function emptyImageSet(height: number, width: number, channels: number): ImageSet {
-  return { count: 0, height, width, channels, pixels: new Uint8Array(0), labels: new Uint8Array(0) };
-}
-
 /** Copies the images at `indices` (in that order) into a new set. */
 export function selectImages(set: ImageSet, indices: ArrayLike<number>): ImageSet {
   const imageBytes = set.height * set.width * set.channels;
