@@ -5,9 +5,9 @@
 //
 // Run: `flock /tmp/ofav2-heavy.lock npm run bench -- export`
 import * as ort from 'onnxruntime-node';
-import { blocksOfConfig, encodeModel, exportBlock, exportSubnet, randomStaticSubnet } from '../export/index.ts';
+import { encodeModel, exportBlock, exportSubnet, randomStaticSubnet } from '../export/index.ts';
 import { createRng } from '../lib/rng.ts';
-import { configId, sampleMax, sampleMin, sampleRandom, subnetCost, type SubnetConfig } from '../space/index.ts';
+import { blocksOfConfig, configId, sampleMax, sampleMin, sampleRandom, subnetCost, type SubnetConfig } from '../space/index.ts';
 
 const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
 

@@ -5,4 +5,24 @@ export * from './geometry.ts';
 export * from './cost.ts';
 export * from './sample.ts';
 export * from './encoding.ts';
+export {
+  blocksOfConfig,
+  blockKey,
+  blockKeysOf,
+  enumerateBlocks,
+  blockCost,
+  sumCosts,
+  checkBlockSpec,
+  stemBlock,
+  layerBlock,
+  headBlock,
+  blockStemGeometry,
+  blockLayerGeometry,
+  blockHeadGeometry,
+  type BlockSpec,
+  type StemBlockSpec,
+  type LayerBlockSpec,
+  type StageOutputBlockSpec,
+  type HeadBlockSpec,
+} from './blocks.ts';
 export type { Fault } from './schema.ts';
