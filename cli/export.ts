@@ -72,7 +72,7 @@ function weightFlags(flags: Record<string, unknown>): WeightFlags {
   return { randomInitSeed: seed ?? 0 };
 }
 
-function weightSource(weights: WeightFlags): WeightSource {
+async function weightSource(weights: WeightFlags): Promise<WeightSource> {
   return 'checkpoint' in weights ? checkpointWeights(weights.checkpoint) : randomInitWeights(weights.randomInitSeed);
 }
 
@@ -102,7 +102,7 @@ async function runExport(argv: string[]): Promise<number> {
     }
     targets = configs.map((config) => join(output, `${configId(config)}.onnx`));
   }
-  const source = weightSource(weights);
+  const source = await weightSource(weights);
   const results: { file: string; configId: string; bytes: number; seconds: number }[] = [];
   try {
     // A config that does not fit the checkpoint's supernet is refused before any file is written.

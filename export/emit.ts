@@ -5,8 +5,8 @@
 // MAC conventions (space/cost.ts) hold node by node in what is emitted here: BN is folded into its conv
 // (or, alone, becomes Mul + Add), sums are chains of binary Adds (one per extra term), SE is
 // GlobalAveragePool -> Conv -> Relu -> Conv -> HardSigmoid -> Mul.
-import { activeBranches, convOutputSize, samePadding } from '../space/index.ts';
-import type { StaticBatchNorm, StaticConv, StaticHead, StaticLayer, StaticMBConv, StaticStage, StaticSubnet } from '../train/static.ts';
+import { activeBranches, convOutputSize, denseSkipTerms, samePadding } from '../space/index.ts';
+import type { StaticBatchNorm, StaticConv, StaticHead, StaticLayer, StaticMBConv, StaticStage, StaticSubnet } from '../subnet/index.ts';
 import { batchNormAffine, convWeights } from './layout.ts';
 import type { GraphBuilder } from './onnx.ts';
 
@@ -45,8 +45,8 @@ function emitBatchNormNode(ctx: EmitContext, name: string, input: string, bn: St
     input,
     vectorInitializer(ctx, `${name}.gamma`, bn.gamma),
     vectorInitializer(ctx, `${name}.beta`, bn.beta),
-    vectorInitializer(ctx, `${name}.mean`, bn.movingMean),
-    vectorInitializer(ctx, `${name}.variance`, bn.movingVariance),
+    vectorInitializer(ctx, `${name}.mean`, bn.runningMean),
+    vectorInitializer(ctx, `${name}.variance`, bn.runningVariance),
   ];
   return ctx.graph.node('BatchNormalization', name, inputs, { epsilon: { float: bn.epsilon } });
 }
@@ -134,19 +134,23 @@ export function emitLayer(ctx: EmitContext, name: string, input: Value, layer: S
   return { name: emitSum(ctx, `${name}.sum`, outputs.map((o) => o.name)), size: outputs[0].size };
 }
 
-/** A stage with dense skips (ofav2.md s1): layer d >= 2 reads y_1 + ... + y_{d-1}; the output is y_1 + ... + y_D. */
+/** A stage with dense skips (ofav2.md s1): layer d >= 2 reads y_{d-1} + y_1 + ... + y_{d-3}; the output is y_D + y_1 + ... + y_{D-2}. */
 export function emitStage(ctx: EmitContext, input: Value, stage: StaticStage): Value {
   const outputs: Value[] = [];
+  const denseSum = (name: string): Value => {
+    const terms = denseSkipTerms(outputs.length).map((j) => outputs[j]);
+    return { name: emitSum(ctx, name, terms.map((o) => o.name)), size: terms[0].size };
+  };
   let x = input;
   stage.layers.forEach((layer, l) => {
     const name = `stage${stage.index}.layer${l + 1}`;
-    if (stage.denseSkip && l >= 1) x = { name: emitSum(ctx, `${name}.input`, outputs.map((o) => o.name)), size: outputs[0].size };
+    if (stage.denseSkip && l >= 1) x = denseSum(`${name}.input`);
     const y = emitLayer(ctx, name, x, layer);
     outputs.push(y);
     x = y;
   });
   if (!stage.denseSkip) return x;
-  return { name: emitSum(ctx, `stage${stage.index}.output`, outputs.map((o) => o.name)), size: x.size };
+  return denseSum(`stage${stage.index}.output`);
 }
 
 /** Exit head (ofav2.md s1): expand conv + BN + h-swish, GAP, feature mix + h-swish, flatten, classifier. */

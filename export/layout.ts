@@ -1,5 +1,5 @@
 // Weight layouts (tfjs -> ONNX) and BN folding (pipeline.md: "BN folded into convolutions").
-import type { StaticBatchNorm, StaticConv, StaticTensor } from '../train/static.ts';
+import type { StaticBatchNorm, StaticConv, StaticTensor } from '../subnet/index.ts';
 
 export interface OnnxConvWeights {
   /** OIHW: [Cout, Cin / group, k, k]. */
@@ -37,8 +37,8 @@ export function batchNormAffine(bn: StaticBatchNorm): { scale: Float64Array; shi
   const scale = new Float64Array(n);
   const shift = new Float64Array(n);
   for (let c = 0; c < n; c++) {
-    scale[c] = bn.gamma[c] / Math.sqrt(bn.movingVariance[c] + bn.epsilon);
-    shift[c] = bn.beta[c] - bn.movingMean[c] * scale[c];
+    scale[c] = bn.gamma[c] / Math.sqrt(bn.runningVariance[c] + bn.epsilon);
+    shift[c] = bn.beta[c] - bn.runningMean[c] * scale[c];
   }
   return { scale, shift };
 }

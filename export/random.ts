@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { createRng, type Rng } from '../lib/rng.ts';
-import { staticForward } from '../train/static_forward.ts';
+import { ensureBackend, staticForward } from '../subnet/index.ts';
 import {
   activeBranches,
   configContext,
@@ -36,7 +36,7 @@ import type {
   StaticMBConv,
   StaticSubnet,
   StaticTensor,
-} from '../train/static.ts';
+} from '../subnet/index.ts';
 
 export const BN_EPSILON = 1e-5;
 /** BN gamma scale at the end of every branch: keeps deep random nets with residual, branch and dense sums O(1). */
@@ -73,8 +73,8 @@ export function randomBatchNorm(rng: Rng, channels: number, gammaScale = 1, beta
   return {
     gamma: randomVector(channels, () => gammaScale * uniform(rng, 0.5, 1.5)),
     beta: randomVector(channels, () => betaShift + 0.2 * rng.normal()),
-    movingMean: randomVector(channels, () => 0.3 * rng.normal()),
-    movingVariance: randomVector(channels, () => uniform(rng, 0.5, 2)),
+    runningMean: randomVector(channels, () => 0.3 * rng.normal()),
+    runningVariance: randomVector(channels, () => uniform(rng, 0.5, 2)),
     epsilon: BN_EPSILON,
   };
 }
@@ -194,6 +194,7 @@ export function randomHead(rng: Rng, geometry: HeadGeometry): StaticHead {
 
 /** A StaticSubnet of `config` with random weights and non-trivial BN statistics, reproducible from `seed`. */
 export function randomStaticSubnet(config: SubnetConfig, seed: number): StaticSubnet {
+  ensureBackend();
   const canonical = validateConfig(config);
   const { preset, variant } = configContext(canonical);
   const geometry = subnetGeometry(canonical);
@@ -242,9 +243,9 @@ function calibrateBatchNorm(subnet: StaticSubnet, rng: Rng): void {
         let layerVariance = 0;
         for (const v of variances) layerVariance += v / variances.length;
         layerVariance += 1e-3;
-        for (let c = 0; c < bn.movingMean.length; c++) {
-          bn.movingMean[c] = means[c] + 0.2 * Math.sqrt(layerVariance) * rng.normal();
-          bn.movingVariance[c] = layerVariance * uniform(rng, 0.6, 1.5);
+        for (let c = 0; c < bn.runningMean.length; c++) {
+          bn.runningMean[c] = means[c] + 0.2 * Math.sqrt(layerVariance) * rng.normal();
+          bn.runningVariance[c] = layerVariance * uniform(rng, 0.6, 1.5);
         }
       },
     });

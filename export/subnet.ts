@@ -1,7 +1,7 @@
 // Whole-subnet export (pipeline.md "ONNX model"): input `input` float32 NCHW [batch, C, R, R] with a
 // symbolic batch dimension, output `logits` [batch, classes], BN folded, metadata_props describing the net.
 import { canonicalJson, configId, subnetCost, validateConfig } from '../space/index.ts';
-import type { StaticSubnet } from '../train/static.ts';
+import type { StaticSubnet } from '../subnet/index.ts';
 import { emitHead, emitStage, emitStem, type EmitContext } from './emit.ts';
 import { GraphBuilder, type ModelProto } from './onnx.ts';
 

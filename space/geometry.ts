@@ -46,7 +46,7 @@ export interface LayerGeometry {
   residual: boolean;
   /** Active branches (bit 0 MBConv, bit 1 static 1x1 conv, bit 2 static transform); 1 without P. */
   branches: number;
-  /** Tensors summed to form this layer's input (1 without dense skips; d-1 for layer d >= 3 with them). */
+  /** Tensors summed to form this layer's input (1 without dense skips; with them, denseSkipTerms(d - 1).length). */
   inputTerms: number;
 }
 
@@ -63,7 +63,7 @@ export interface HeadGeometry {
 export interface StageGeometry {
   index: number;
   depth: number;
-  /** Tensors summed to form the stage output (1 without dense skips; the depth with them). */
+  /** Tensors summed to form the stage output (1 without dense skips; with them, denseSkipTerms(depth).length). */
   outputTerms: number;
   layers: LayerGeometry[];
 }
@@ -127,14 +127,28 @@ export function subnetGeometry(config: SubnetConfig): SubnetGeometry {
         activation: spec.activation,
         residual: stride === 1 && inChannels === spec.width,
         branches: variant.parallelBlocks ? (layerConfig.branches as number) : BRANCH_MBCONV,
-        inputTerms: variant.denseSkip && position >= 3 ? position - 1 : 1,
+        inputTerms: variant.denseSkip && position >= 2 ? denseSkipTerms(position - 1).length : 1,
       };
     });
     size = convOutputSize(size, spec.stride);
     channels = spec.width;
-    return { index: s + 1, depth: stageConfig.depth, outputTerms: variant.denseSkip ? stageConfig.depth : 1, layers };
+    return { index: s + 1, depth: stageConfig.depth, outputTerms: variant.denseSkip ? denseSkipTerms(stageConfig.depth).length : 1, layers };
   });
   return { preset, variant, resolution: config.resolution, stem, stages, head: headGeometry(preset, exitOf(config), size) };
+}
+
+/**
+ * ofav2.md s1 dense skips, as the paper's code wires them (`get_input_tensor`): after n layers of a stage
+ * with outputs y_1..y_n, the next layer's input (and, for n = the active depth, the stage output) is
+ * y_n + y_1 + ... + y_{n-2}: y_{n-1} is left out because layer n's identity residual already carries it.
+ * Returns the 0-based indices into [y_1..y_n] in the order they are summed (left to right); the supernet,
+ * the static forward and the ONNX exporter all sum in this order so that they agree to float rounding.
+ */
+export function denseSkipTerms(n: number): number[] {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`denseSkipTerms: n must be an integer >= 1, got ${n}`);
+  const terms = [n - 1];
+  for (let j = 0; j < n - 2; j++) terms.push(j);
+  return terms;
 }
 
 export function activeBranches(mask: number): { mbconv: boolean; conv1x1: boolean; transform: boolean; count: number } {

@@ -3,11 +3,13 @@
 // same blocks, in the same order, with BN using its moving statistics (ofav2.md s1).
 //
 // Summation order of dense skips (ofav2.md s1, "Dense skip connections"): the input of layer d >= 2 is
-// y_1 + ... + y_{d-1} summed left to right, the stage output y_1 + ... + y_D; the ONNX exporter emits the
-// Adds in the same order so that both agree to float rounding.
+// y_{d-1} + y_1 + ... + y_{d-3} summed left to right, the stage output y_D + y_1 + ... + y_{D-2}
+// (space/geometry.ts denseSkipTerms); the ONNX exporter emits the Adds in the same order so that both
+// agree to float rounding.
 import * as tf from '@tensorflow/tfjs-core';
-import { activeBranches } from '../space/index.ts';
-import type { StaticBatchNorm, StaticConv, StaticHead, StaticLayer, StaticMBConv, StaticSqueezeExcite, StaticStage, StaticSubnet, StaticTensor } from './static.ts';
+import '@tensorflow/tfjs-backend-cpu';
+import { activeBranches, denseSkipTerms } from '../space/index.ts';
+import type { StaticBatchNorm, StaticConv, StaticHead, StaticLayer, StaticMBConv, StaticSqueezeExcite, StaticStage, StaticSubnet, StaticTensor } from './types.ts';
 
 type Act = StaticConv['activation'];
 
@@ -20,6 +22,17 @@ export interface StaticForwardOptions {
 }
 
 const NO_OPTIONS: StaticForwardOptions = {};
+
+/**
+ * A process that has not chosen a tfjs backend yet gets the cpu one. Without this, the first op picks
+ * the highest-priority REGISTERED backend (wasm, once train/ is loaded), which needs an async init
+ * first and fails ("backend 'wasm' has not yet been initialized"). A backend already chosen (the
+ * trainer's wasm) is kept. The cpu backend initialises synchronously, so this works in sync code.
+ */
+export function ensureBackend(): void {
+  const engine = tf.engine() as unknown as { backendName?: string | null };
+  if (!engine.backendName) void tf.setBackend('cpu');
+}
 
 /** h-swish x * relu6(x + 3) / 6 and h-sigmoid relu6(x + 3) / 6 (MobileNetV3; ONNX HardSwish/HardSigmoid). */
 export function applyActivation<T extends tf.Tensor>(x: T, activation: Act): T {
@@ -41,7 +54,7 @@ function tensorOf(t: StaticTensor): tf.Tensor {
 
 function batchNorm(x: tf.Tensor4D, bn: StaticBatchNorm, options: StaticForwardOptions): tf.Tensor4D {
   options.beforeBatchNorm?.(x, bn);
-  return tf.batchNorm4d(x, tf.tensor1d(bn.movingMean), tf.tensor1d(bn.movingVariance), tf.tensor1d(bn.beta), tf.tensor1d(bn.gamma), bn.epsilon);
+  return tf.batchNorm4d(x, tf.tensor1d(bn.runningMean), tf.tensor1d(bn.runningVariance), tf.tensor1d(bn.beta), tf.tensor1d(bn.gamma), bn.epsilon);
 }
 
 /** Convolution ('same' padding) -> bias -> BN (moving statistics) -> activation. */
@@ -109,9 +122,9 @@ export function applyStage(x: tf.Tensor4D, stage: StaticStage, options = NO_OPTI
   for (const layer of stage.layers) {
     const y = applyLayer(input, layer, options);
     outputs.push(y);
-    input = stage.denseSkip ? sumInOrder(outputs) : y;
+    input = stage.denseSkip ? sumInOrder(denseSkipTerms(outputs.length).map((j) => outputs[j])) : y;
   }
-  return stage.denseSkip ? sumInOrder(outputs) : outputs[outputs.length - 1];
+  return input;
 }
 
 export function applyHead(x: tf.Tensor4D, head: StaticHead, options = NO_OPTIONS): tf.Tensor2D {
@@ -125,6 +138,7 @@ export function applyHead(x: tf.Tensor4D, head: StaticHead, options = NO_OPTIONS
 
 /** Eval-mode logits [N, classes] of a static subnet; images NHWC float32 at the subnet's resolution. */
 export function staticForward(subnet: StaticSubnet, images: tf.Tensor4D, options: StaticForwardOptions = NO_OPTIONS): tf.Tensor2D {
+  ensureBackend();
   const [, height, width, channels] = images.shape;
   if (height !== subnet.resolution || width !== subnet.resolution || channels !== subnet.inputChannels) {
     throw new Error(

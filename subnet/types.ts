@@ -18,8 +18,8 @@ export interface StaticTensor {
 export interface StaticBatchNorm {
   gamma: Float32Array;
   beta: Float32Array;
-  movingMean: Float32Array;
-  movingVariance: Float32Array;
+  runningMean: Float32Array;
+  runningVariance: Float32Array;
   epsilon: number;
 }
 

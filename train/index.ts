@@ -1,8 +1,7 @@
 // Public API of the trainer stage (pipeline.md): the supernet, its backend, data sets, checkpoints,
 // the optimiser, the data-parallel step and the training loop. Downstream stages use only the static
 // world (StaticSubnet, staticForward) and checkpoints; nothing downstream knows about elasticity.
-export type * from './static.ts';
-export { staticForward } from './static_forward.ts';
+export { openSupernet, resolveCheckpointDir, readSupernetCheckpoint, type OpenedSupernet, type OpenSupernetOptions, type SupernetFacts, type EvalData, type EvaluateOptions, type CheckpointChoice } from './open.ts';
 export { Supernet, computeGradients, subnetLoss, EXIT_WEIGHTS, type ForwardOptions, type SupernetOptions } from './supernet/index.ts';
 export { initBackend, type BackendInfo, type BackendOptions, type BackendPreference } from './backend/index.ts';
 export { loadDataset, DATASETS, PRESET_DATASETS, BatchIterator, type DatasetSplits, type DatasetSpec, type ImageSet } from './data/index.ts';

@@ -5,7 +5,7 @@ import { encodeModel, exportBlock, randomBlockWeights } from '../../export/index
 import { isOfaError } from '../../lib/errors.ts';
 import { createRng } from '../../lib/rng.ts';
 import { blockCost, blockKey, blocksOfConfig, sampleRandom, type BlockSpec } from '../../space/index.ts';
-import { applyConv, applyHead, applyLayer, applyMBConv } from '../../train/static_forward.ts';
+import { applyConv, applyHead, applyLayer, applyMBConv } from '../../subnet/index.ts';
 import { countGraph } from './graph-counter.ts';
 import { closeSessions, maxAbsDiff, nhwcToNchw, openSessions, randomImages, runNode, runWeb, tf, useCpuBackend } from './harness.ts';
 

@@ -7,7 +7,7 @@ import test from 'ava';
 import { decodeModel, encodeModel, exportSubnet, randomStaticSubnet, summarizeModel } from '../../export/index.ts';
 import { createRng } from '../../lib/rng.ts';
 import { VARIANT_NAMES, configId, sampleMax, sampleMin, sampleRandom, subnetCost, type SubnetConfig } from '../../space/index.ts';
-import { staticForward } from '../../train/static_forward.ts';
+import { staticForward } from '../../subnet/index.ts';
 import { countGraph } from './graph-counter.ts';
 import { closeSessions, maxAbsDiff, nhwcToNchw, openSessions, randomImages, runNode, runWeb, tf, useCpuBackend } from './harness.ts';
 

@@ -86,7 +86,7 @@ test('a checkpoint round-trips: checkpointWeights(dir) exports what the saved su
     manifest: { preset: 'micro', variant: 'ee-d-p', phase: 'full', epoch: 1, step: 1, seed: 3, dataState: null, optimizer: { name: 'sgd', hyperparameters: {}, state: {} }, metrics: {} },
     tensors: joinTensors({ parameters: toMap(net.parameters), buffers: toMap(net.buffers) }),
   });
-  const source = checkpointWeights(join(dir, 'ckpt'));
+  const source = await checkpointWeights(join(dir, 'ckpt'));
   try {
     t.is(source.checksum, `sha256:${manifest.files['weights.safetensors'].sha256}`);
     const r = config.resolution;

@@ -38,10 +38,12 @@ test('hand-computed: micro/ee, exit 1, one stage of two k3 e3 layers', (t) => {
 test('hand-computed: micro/ee-d, depth 3 adds the dense-skip sums', (t) => {
   const layer = { kernel: 3, expand: 3 };
   const config = validateConfig({ preset: 'micro', variant: 'ee-d', resolution: 8, exit: 1, stages: [{ depth: 3, layers: [layer, layer, layer] }] });
-  // Layer 3's input is y2 + y1 (one add, 16*8 = 128); the stage output is y3 + y2 + y1 (two adds, 256).
-  t.is(subnetCost(config).macs, STEM.macs + 3 * LAYER_K3E3.macs + 128 + 256 + HEAD1.macs);
-  t.is(subnetCost(config).macs, 43264);
-  t.is(subnetGeometry(config).stages[0].layers[2].inputTerms, 2);
+  // ofav2.md s1 (the paper's wiring): layer 3 reads y2 alone (its residual already carries y1); the
+  // stage output is y3 + y1 (one add, 16*8 = 128).
+  t.is(subnetCost(config).macs, STEM.macs + 3 * LAYER_K3E3.macs + 128 + HEAD1.macs);
+  t.is(subnetCost(config).macs, 43008);
+  t.is(subnetGeometry(config).stages[0].layers[2].inputTerms, 1);
+  t.is(subnetGeometry(config).stages[0].outputTerms, 2);
 });
 
 test('hand-computed: micro/ee-p, exit 2, parallel branches with SE and stride 2', (t) => {

@@ -23,6 +23,8 @@ export const CHECKPOINT_FORMAT_VERSION = 1;
 export const MANIFEST_FILE = 'manifest.json';
 export const WEIGHTS_FILE = 'weights.safetensors';
 export const LATEST_FILE = 'latest.json';
+/** The best checkpoint of a phase by its per-epoch validation (ofav2.md s3 `model_best`). */
+export const BEST_FILE = 'best.json';
 export const PARAM_PREFIX = 'param.';
 export const BUFFER_PREFIX = 'buffer.';
 export const MOMENTUM_PREFIX = 'momentum.';
@@ -181,13 +183,13 @@ function readManifest(dir: string): CheckpointManifest {
   try {
     manifest = JSON.parse(readFileSync(path, 'utf8')) as CheckpointManifest;
   } catch (error) {
-    throw new OfaError('E_CHECKPOINT', `checkpoint manifest ${JSON.stringify(path)} is not valid JSON: ${(error as Error).message}`, { hint: 'the checkpoint is corrupt; use another one', kind: 'failure' });
+    throw new OfaError('E_CHECKPOINT', `checkpoint manifest ${JSON.stringify(path)} is not valid JSON: ${(error as Error).message}`, { hint: 'the checkpoint is corrupt; use another one' });
   }
   if (manifest.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
     throw new OfaError('E_CHECKPOINT', `checkpoint ${JSON.stringify(dir)} has format version ${JSON.stringify(manifest.formatVersion)}; this version of ofa reads version ${CHECKPOINT_FORMAT_VERSION}`);
   }
   if (!manifest.files || typeof manifest.files !== 'object' || !manifest.files[WEIGHTS_FILE]) {
-    throw new OfaError('E_CHECKPOINT', `checkpoint manifest ${JSON.stringify(path)} lists no ${WEIGHTS_FILE}`, { kind: 'failure' });
+    throw new OfaError('E_CHECKPOINT', `checkpoint manifest ${JSON.stringify(path)} lists no ${WEIGHTS_FILE}`);
   }
   return manifest;
 }
@@ -212,12 +214,12 @@ export function loadCheckpoint(dir: string, options: LoadCheckpointOptions = {})
   const files = new Map<string, Uint8Array>();
   for (const [name, { sha256: expected, bytes }] of Object.entries(manifest.files)) {
     const path = join(folder, name);
-    if (!existsSync(path)) throw new OfaError('E_CHECKPOINT_CHECKSUM', `checkpoint file ${JSON.stringify(path)} is missing`, { hint: 'the checkpoint is incomplete; use an earlier one', kind: 'failure' });
+    if (!existsSync(path)) throw new OfaError('E_CHECKPOINT_CHECKSUM', `checkpoint file ${JSON.stringify(path)} is missing`, { hint: 'the checkpoint is incomplete; use an earlier one' });
     const data = new Uint8Array(readFileSync(path));
     const actual = sha256(data);
     if (data.length !== bytes || actual !== expected) {
       throw new OfaError('E_CHECKPOINT_CHECKSUM', `checkpoint file ${JSON.stringify(path)} has sha256 ${actual.slice(0, 16)}... (${data.length} bytes), but the manifest records ${String(expected).slice(0, 16)}... (${bytes} bytes): the file is corrupt`, {
-        hint: 'use an earlier checkpoint of the run (see its folder), or retrain', kind: 'failure',
+        hint: 'use an earlier checkpoint of the run (see its folder), or retrain',
       });
     }
     files.set(name, data);
@@ -263,6 +265,28 @@ export function latestCheckpoint(runDir: string): string | undefined {
   return best?.dir;
 }
 
+/** Records `checkpointDir` (a folder of `runDir`) as the run's best, with the score that chose it. */
+export function markBest(runDir: string, checkpointDir: string, record: { score: number; epoch: number; step: number; [key: string]: unknown }): void {
+  const name = basename(resolve(checkpointDir));
+  if (resolve(runDir, name) !== resolve(checkpointDir)) throw new Error(`markBest: ${checkpointDir} is not a folder of ${runDir}`);
+  writeJsonAtomic(join(resolve(runDir), BEST_FILE), { checkpoint: name, ...record });
+}
+
+/** The best checkpoint of a run folder (best.json), when it names a complete checkpoint. */
+export function bestCheckpoint(runDir: string): string | undefined {
+  const root = resolve(runDir);
+  const path = join(root, BEST_FILE);
+  if (!existsSync(path)) return undefined;
+  try {
+    const pointer = JSON.parse(readFileSync(path, 'utf8')) as { checkpoint?: unknown };
+    if (typeof pointer.checkpoint !== 'string' || pointer.checkpoint.includes('/') || pointer.checkpoint.includes('\\')) return undefined;
+    const dir = join(root, pointer.checkpoint);
+    return existsSync(join(dir, MANIFEST_FILE)) && existsSync(join(dir, WEIGHTS_FILE)) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Groups a checkpoint's tensors by prefix (param., buffer., momentum.), prefixes removed. */
 export function splitTensors(tensors: TensorMap): { parameters: TensorMap; buffers: TensorMap; momentum: TensorMap; other: TensorMap } {
   const out = { parameters: new Map(), buffers: new Map(), momentum: new Map(), other: new Map() } as ReturnType<typeof splitTensors>;
@@ -299,11 +323,59 @@ export function pruneCheckpoints(runDir: string, keep: number): string[] {
     }
   }
   found.sort((a, b) => b.step - a.step);
+  const best = bestCheckpoint(root);
   const removed: string[] = [];
   for (const { dir } of found.slice(Math.max(keep, 1))) {
-    if (dir === latest) continue;
+    if (dir === latest || dir === best) continue;
     rmSync(dir, { recursive: true, force: true });
     removed.push(dir);
   }
   return removed;
+}
+
+/** Parameters and BN buffers of a checkpoint as plain arrays, by supernet variable name. */
+export interface SupernetWeights {
+  parameters: Map<string, Float32Array>;
+  buffers: Map<string, Float32Array>;
+  momentum: Map<string, Float32Array>;
+}
+
+/**
+ * The one check of a checkpoint's tensors against the supernet they are loaded into: the same names
+ * and shapes for parameters and buffers (momentum is checked where present). Every consumer (training
+ * init, resume, the teacher, openSupernet) goes through it, so one bad checkpoint fails one way.
+ */
+export function supernetWeights(checkpoint: Checkpoint, expected: { parameters: Map<string, readonly number[]>; buffers: Map<string, readonly number[]> }): SupernetWeights {
+  const groups = splitTensors(checkpoint.tensors);
+  const where = `checkpoint ${JSON.stringify(checkpoint.dir)}`;
+  const check = (kind: string, tensors: TensorMap, shapes: Map<string, readonly number[]>, required: boolean): Map<string, Float32Array> => {
+    const missing = required ? [...shapes.keys()].filter((name) => !tensors.has(name)) : [];
+    const extra = [...tensors.keys()].filter((name) => !shapes.has(name));
+    if (missing.length > 0 || extra.length > 0) {
+      const show = (names: string[]) => names.slice(0, 5).join(', ') + (names.length > 5 ? `, ... (${names.length})` : '');
+      throw new OfaError(
+        'E_CHECKPOINT_MISMATCH',
+        `${where}: its ${kind} do not match the ${checkpoint.manifest.preset}/${checkpoint.manifest.variant} supernet` +
+          (missing.length ? `; missing: ${show(missing)}` : '') +
+          (extra.length ? `; unexpected: ${show(extra)}` : ''),
+        { hint: 'the checkpoint was written by another version of the supernet, or edited' },
+      );
+    }
+    const out = new Map<string, Float32Array>();
+    for (const [name, tensor] of tensors) {
+      const shape = shapes.get(name)!;
+      if (tensor.shape.join('x') !== shape.join('x')) {
+        throw new OfaError('E_CHECKPOINT_MISMATCH', `${where}: ${kind.slice(0, -1)} ${name} has shape [${tensor.shape.join(', ')}]; the supernet expects [${shape.join(', ')}]`, {
+          hint: 'the checkpoint was written by another version of the supernet, or edited',
+        });
+      }
+      out.set(name, tensor.data);
+    }
+    return out;
+  };
+  return {
+    parameters: check('parameters', groups.parameters, expected.parameters, true),
+    buffers: check('buffers', groups.buffers, expected.buffers, true),
+    momentum: check('momentum buffers', groups.momentum, expected.parameters, false),
+  };
 }

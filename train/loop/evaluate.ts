@@ -46,22 +46,30 @@ function* imageBatches(set: ImageSet, spec: DatasetSpec, resolution: number, bat
 }
 
 /**
+ * ofav2.md s3 BN recalibration: the running statistics of the BNs `config` uses are set to the exact
+ * batch statistics averaged over `recalibrationImages` training images (default 2000, batches of 200;
+ * 0 = keep them). `allExits`: the heads of every exit too (the EE teacher).
+ */
+export function recalibrate(net: Supernet, config: SubnetConfig, calibration: ImageSet, spec: DatasetSpec, options: Pick<EvalOptions, 'recalibrationImages' | 'recalibrationBatch' | 'seed'> & { allExits?: boolean } = {}): void {
+  const recalibrationImages = Math.min(options.recalibrationImages ?? 2000, calibration.count);
+  if (recalibrationImages <= 0) return;
+  const tensors: tf.Tensor4D[] = [];
+  for (const { batch, take } of imageBatches(calibration, spec, config.resolution, options.recalibrationBatch ?? 200, recalibrationImages, true, options.seed ?? 0)) {
+    tensors.push(tf.tensor4d(batch.images.subarray(0, take * config.resolution * config.resolution * batch.channels), [take, config.resolution, config.resolution, batch.channels]));
+  }
+  try {
+    net.recalibrateBatchNorm(config, tensors, { allExits: options.allExits });
+  } finally {
+    tf.dispose(tensors);
+  }
+}
+
+/**
  * Recalibrates BN for `config` on `calibration` images, then measures top-1 and cross-entropy on `set`.
  * Changes the supernet's BN running statistics (the caller restores them if it needs to).
  */
 export function evaluateSubnet(net: Supernet, config: SubnetConfig, calibration: ImageSet, set: ImageSet, spec: DatasetSpec, options: EvalOptions = {}): EvalResult {
-  const recalibrationImages = Math.min(options.recalibrationImages ?? 2000, calibration.count);
-  if (recalibrationImages > 0) {
-    const tensors: tf.Tensor4D[] = [];
-    for (const { batch, take } of imageBatches(calibration, spec, config.resolution, options.recalibrationBatch ?? 200, recalibrationImages, true, options.seed ?? 0)) {
-      tensors.push(tf.tensor4d(batch.images.subarray(0, take * config.resolution * config.resolution * batch.channels), [take, config.resolution, config.resolution, batch.channels]));
-    }
-    try {
-      net.recalibrateBatchNorm(config, tensors);
-    } finally {
-      tf.dispose(tensors);
-    }
-  }
+  recalibrate(net, config, calibration, spec, options);
   let correct = 0;
   let lossSum = 0;
   let count = 0;

@@ -9,7 +9,7 @@
 //   mode uses batch statistics and updates the running ones (momentum 0.1, unbiased batch variance).
 // - `forwardAllExits` (EE variants, exit-5 configs): the logits of exits 1..5 in one pass.
 // - `recalibrateBatchNorm(config, batches)`: ofav2.md s3 BN recalibration (exact batch statistics averaged).
-// - `extractSubnet(config)`: the StaticSubnet of train/static.ts (kernels transformed, channels sliced).
+// - `extractSubnet(config)`: the StaticSubnet of subnet/types.ts (kernels transformed, channels sliced).
 // - `sortChannels({keepExpandRatios?})`: ofav2.md s2 channel sorting; see sort.ts for what it preserves.
 // - `computeGradients(net, configs, images, labels, options)`: one step's loss and summed gradients.
 export { Supernet, type ForwardOptions, type SupernetOptions } from './supernet.ts';

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { HeadGeometry, LayerGeometry, StemGeometry } from '../../space/index.ts';
 import { activeBranches } from '../../space/index.ts';
-import type { StaticBatchNorm, StaticConv, StaticHead, StaticLayer, StaticMBConv, StaticTensor } from '../static.ts';
+import type { StaticBatchNorm, StaticConv, StaticHead, StaticLayer, StaticMBConv, StaticTensor } from '../../subnet/index.ts';
 import { BN_EPSILON, batchNorm, elasticKernel, hsigmoid, hswish, prefix, type BatchNormMode, type BatchNormParams } from './ops.ts';
 import type { ParameterStore } from './store.ts';
 
@@ -29,8 +29,8 @@ export function staticBatchNorm(bn: BatchNormParams, channels: number): StaticBa
   return {
     gamma: staticVector(bn.gamma as tf.Tensor1D, channels),
     beta: staticVector(bn.beta as tf.Tensor1D, channels),
-    movingMean: staticVector(bn.runningMean as tf.Tensor1D, channels),
-    movingVariance: staticVector(bn.runningVariance as tf.Tensor1D, channels),
+    runningMean: staticVector(bn.runningMean as tf.Tensor1D, channels),
+    runningVariance: staticVector(bn.runningVariance as tf.Tensor1D, channels),
     epsilon: BN_EPSILON,
   };
 }

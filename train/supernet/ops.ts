@@ -66,7 +66,7 @@ export function batchNorm<T extends tf.Tensor>(x: T, bn: BatchNormParams, mode: 
   const gamma = prefix(bn.gamma as tf.Tensor1D, channels);
   const beta = prefix(bn.beta as tf.Tensor1D, channels);
   if (!mode.training) {
-    // The fused kernel, as the static forward (train/static_forward.ts) uses: eval outputs agree to
+    // The fused kernel, as the static forward (subnet/forward.ts) uses: eval outputs agree to
     // float rounding even where a channel's variance is tiny and amplifies every rounding difference.
     const mean = prefix(bn.runningMean as tf.Tensor1D, channels);
     const variance = prefix(bn.runningVariance as tf.Tensor1D, channels);

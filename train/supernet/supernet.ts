@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { OfaError } from '../../lib/errors.ts';
 import { createRng } from '../../lib/rng.ts';
 import {
+  denseSkipTerms,
   STAGE_COUNT,
   exitOf,
   getPreset,
@@ -18,7 +19,7 @@ import {
   type SubnetGeometry,
   type Variant,
 } from '../../space/index.ts';
-import type { StaticSubnet } from '../static.ts';
+import type { StaticSubnet } from '../../subnet/index.ts';
 import { ExitHead, LayerPosition, Stem, type ForwardContext } from './layers.ts';
 import { applyStatistics, type StatisticsAccumulator } from './ops.ts';
 import { sortLayerChannels, type SortOptions } from './sort.ts';
@@ -120,13 +121,13 @@ export class Supernet {
     for (const [l, layer] of stage.layers.entries()) {
       let input: tf.Tensor4D;
       if (l === 0) input = x;
-      // ofav2.md s1 dense skips: layer d >= 3 reads y_{d-1} + sum_{j=1}^{d-2} y_j (the stage input excluded).
-      else if (this.variant.denseSkip && l >= 2) input = sumInOrder(outputs);
+      // ofav2.md s1 dense skips: layer d reads y_{d-1} + y_1 + ... + y_{d-3} (space/geometry.ts denseSkipTerms).
+      else if (this.variant.denseSkip) input = sumInOrder(denseSkipTerms(l).map((j) => outputs[j]));
       else input = outputs[l - 1];
       outputs.push(positions[l].forward(input, layer, ctx));
     }
-    // Stage output: y_D, plus sum_{j<D} y_j with dense skips.
-    return this.variant.denseSkip ? sumInOrder(outputs) : outputs[outputs.length - 1];
+    // Stage output: y_D, plus y_1 + ... + y_{D-2} with dense skips.
+    return this.variant.denseSkip ? sumInOrder(denseSkipTerms(outputs.length).map((j) => outputs[j])) : outputs[outputs.length - 1];
   }
 
   private trunk(geometry: SubnetGeometry, images: tf.Tensor4D, ctx: ForwardContext, onStage?: (index: number, y: tf.Tensor4D) => void): tf.Tensor4D {

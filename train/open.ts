@@ -1,0 +1,204 @@
+// The one boundary out of the elastic world (style.md: OFA's get_active_subnet): a trained supernet is
+// opened from a folder, and what leaves it is manifest facts, static subnets and evaluations. Export,
+// eval, the search's accuracy data set and deploy all come through here; nothing downstream builds a
+// Supernet or knows the checkpoint layout.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { OfaError } from '../lib/errors.ts';
+import { validateConfig, type SubnetConfig } from '../space/index.ts';
+import type { StaticSubnet } from '../subnet/index.ts';
+import { initBackend, type BackendPreference } from './backend/index.ts';
+import { bestCheckpoint, latestCheckpoint, loadCheckpoint, supernetWeights, WEIGHTS_FILE, MANIFEST_FILE, type Checkpoint, type SupernetWeights } from './checkpoint/index.ts';
+import type { DatasetSpec, ImageSet } from './data/index.ts';
+import { assignVariables, evaluateSubnet, recalibrate, type EvalResult } from './loop/evaluate.ts';
+import { Supernet } from './supernet/index.ts';
+
+/** Which checkpoint of a run folder: its best (per-epoch validation), its latest, or the default. */
+export type CheckpointChoice = 'best' | 'latest' | 'default';
+
+export interface OpenSupernetOptions {
+  /** 'default': a checkpoint folder as is; a phase folder's best, else its latest; an EPS folder's last phase. */
+  checkpoint?: CheckpointChoice;
+  backend?: BackendPreference;
+  /** Print the backend line (default false). */
+  log?: boolean;
+}
+
+export interface SupernetFacts {
+  /** The checkpoint folder that was opened. */
+  dir: string;
+  preset: string;
+  variant: string;
+  phase: string;
+  epoch: number;
+  step: number;
+  seed: number;
+  /** `sha256:<hex>` of the weights file: the `supernet_checksum` of every export. */
+  checksum: string;
+}
+
+/** Images to evaluate on and to recalibrate BN with (ofav2.md s3). */
+export interface EvalData {
+  calibration: ImageSet;
+  set: ImageSet;
+  spec: DatasetSpec;
+}
+
+export interface EvaluateOptions {
+  /** Recompute BN statistics for the subnet first (default true; ofav2.md s3). */
+  recalibrateBn?: boolean;
+  /** Images for recalibration (default 2000). */
+  recalibrationImages?: number;
+  /** Images of `set` to use (default all). */
+  maxImages?: number;
+  seed?: number;
+}
+
+export interface OpenedSupernet {
+  readonly facts: SupernetFacts;
+  /** The config, validated and checked to be of this supernet's preset and variant (E_CONFIG_SUPERNET). */
+  check(config: SubnetConfig): SubnetConfig;
+  /**
+   * The static weights of one subnet. With `recalibrate`, its BN statistics are first recomputed on
+   * those images (a deployed model is the model whose accuracy is reported); otherwise the supernet's
+   * running statistics are used.
+   */
+  subnet(config: SubnetConfig, options?: { recalibrate?: { images: ImageSet; spec: DatasetSpec; count?: number; seed?: number } }): StaticSubnet;
+  /** Top-1 and loss of one subnet; the supernet's own BN statistics are restored afterwards. */
+  evaluate(config: SubnetConfig, data: EvalData, options?: EvaluateOptions): EvalResult;
+  /** The parameters and buffers (plain arrays), e.g. for training workers. */
+  weights(): SupernetWeights;
+  close(): void;
+}
+
+function readPointer(path: string): boolean {
+  return existsSync(path);
+}
+
+/**
+ * The checkpoint folder a user-given folder stands for: a checkpoint itself; a phase (run) folder's best
+ * checkpoint, else its latest; an EPS schedule folder's last finished phase (eps-state.json).
+ */
+export function resolveCheckpointDir(dir: string, choice: CheckpointChoice = 'default'): string {
+  const root = resolve(dir);
+  if (!existsSync(root)) {
+    throw new OfaError('E_CHECKPOINT', `checkpoint ${JSON.stringify(dir)} does not exist`, { hint: 'pass a checkpoint folder, a training run folder, or an `ofa train eps` folder' });
+  }
+  if (readPointer(join(root, MANIFEST_FILE)) && choice === 'default') return root;
+  const statePath = join(root, 'eps-state.json');
+  if (readPointer(statePath)) {
+    let state: { phases?: { name: string; dir: string; status: string }[] };
+    try {
+      state = JSON.parse(readFileSync(statePath, 'utf8'));
+    } catch (error) {
+      throw new OfaError('E_EPS_STATE', `${statePath} is not valid JSON: ${(error as Error).message}`);
+    }
+    const done = (state.phases ?? []).filter((p) => p.status === 'done');
+    if (done.length === 0) throw new OfaError('E_CHECKPOINT', `EPS folder ${JSON.stringify(dir)} has no finished phase yet`, { hint: 'wait for its first phase, or pass a phase folder' });
+    return resolveCheckpointDir(join(root, done[done.length - 1].dir), choice === 'default' ? 'best' : choice);
+  }
+  const best = choice !== 'latest' ? bestCheckpoint(root) : undefined;
+  if (best) return best;
+  if (choice === 'best') throw new OfaError('E_CHECKPOINT', `run folder ${JSON.stringify(dir)} has no best checkpoint (best.json)`, { hint: 'use --checkpoint-choice latest, or a run with per-epoch validation' });
+  const latest = latestCheckpoint(root);
+  if (latest) return latest;
+  if (readPointer(join(root, MANIFEST_FILE))) return root;
+  throw new OfaError('E_CHECKPOINT', `${JSON.stringify(dir)} holds no checkpoint (no manifest.json, best.json or latest.json)`, {
+    hint: 'pass a checkpoint folder (manifest.json + weights.safetensors), a training run folder, or an `ofa train eps` folder',
+  });
+}
+
+/** The shapes of a supernet's variables, to check a checkpoint against. */
+export function supernetShapes(net: Supernet): { parameters: Map<string, number[]>; buffers: Map<string, number[]> } {
+  return {
+    parameters: new Map([...net.parameters].map(([name, v]) => [name, [...v.shape]])),
+    buffers: new Map([...net.buffers].map(([name, v]) => [name, [...v.shape]])),
+  };
+}
+
+/** Reads and checks a checkpoint's weights for a supernet of its preset and variant (no backend needed). */
+export function readSupernetCheckpoint(dir: string, options: { expectPreset?: string; expectVariant?: string; choice?: CheckpointChoice } = {}): { checkpoint: Checkpoint; weights: SupernetWeights } {
+  const checkpoint = loadCheckpoint(resolveCheckpointDir(dir, options.choice), { expectPreset: options.expectPreset, expectVariant: options.expectVariant });
+  const shapes = shapesOf(checkpoint.manifest.preset, checkpoint.manifest.variant);
+  return { checkpoint, weights: supernetWeights(checkpoint, shapes) };
+}
+
+const shapeCache = new Map<string, { parameters: Map<string, number[]>; buffers: Map<string, number[]> }>();
+
+/** Variable shapes of a preset/variant supernet (built once on the cpu backend's engine-free path). */
+export function shapesOf(preset: string, variant: string): { parameters: Map<string, number[]>; buffers: Map<string, number[]> } {
+  const key = `${preset}/${variant}`;
+  let shapes = shapeCache.get(key);
+  if (!shapes) {
+    const net = new Supernet({ preset, variant, seed: 0 });
+    try {
+      shapes = supernetShapes(net);
+    } finally {
+      net.dispose();
+    }
+    shapeCache.set(key, shapes);
+  }
+  return shapes;
+}
+
+/** Opens a trained supernet: `dir` is a checkpoint, a run folder or an EPS folder (resolveCheckpointDir). */
+export async function openSupernet(dir: string, options: OpenSupernetOptions = {}): Promise<OpenedSupernet> {
+  await initBackend({ prefer: options.backend ?? 'auto', log: options.log ?? false });
+  const { checkpoint, weights } = readSupernetCheckpoint(dir, { choice: options.checkpoint });
+  const { manifest } = checkpoint;
+  const net = new Supernet({ preset: manifest.preset, variant: manifest.variant, seed: manifest.seed });
+  assignVariables(net.parameters, weights.parameters);
+  assignVariables(net.buffers, weights.buffers);
+  const facts: SupernetFacts = {
+    dir: checkpoint.dir,
+    preset: manifest.preset,
+    variant: manifest.variant,
+    phase: manifest.phase,
+    epoch: manifest.epoch,
+    step: manifest.step,
+    seed: manifest.seed,
+    checksum: `sha256:${manifest.files[WEIGHTS_FILE].sha256}`,
+  };
+  const check = (config: SubnetConfig): SubnetConfig => {
+    const valid = validateConfig(config);
+    if (valid.preset !== facts.preset || valid.variant !== facts.variant) {
+      throw new OfaError(
+        'E_CONFIG_SUPERNET',
+        `subnet config of preset ${JSON.stringify(valid.preset)} variant ${JSON.stringify(valid.variant)} does not fit the checkpoint ${JSON.stringify(facts.dir)}, a supernet of preset ${JSON.stringify(facts.preset)} variant ${JSON.stringify(facts.variant)}`,
+        { hint: "use configs of the checkpoint's preset and variant, or choose another checkpoint" },
+      );
+    }
+    return valid;
+  };
+  // BN recalibration changes the running statistics; they are put back after every use.
+  const restoreBuffers = () => assignVariables(net.buffers, weights.buffers);
+  return {
+    facts,
+    check,
+    subnet(config, subnetOptions = {}) {
+      const valid = check(config);
+      if (!subnetOptions.recalibrate) return net.extractSubnet(valid);
+      try {
+        const { images, spec, count, seed } = subnetOptions.recalibrate;
+        recalibrate(net, valid, images, spec, { recalibrationImages: count, seed });
+        return net.extractSubnet(valid);
+      } finally {
+        restoreBuffers();
+      }
+    },
+    evaluate(config, data, evalOptions = {}) {
+      const valid = check(config);
+      try {
+        return evaluateSubnet(net, valid, data.calibration, data.set, data.spec, {
+          recalibrationImages: evalOptions.recalibrateBn === false ? 0 : evalOptions.recalibrationImages,
+          maxImages: evalOptions.maxImages,
+          seed: evalOptions.seed,
+        });
+      } finally {
+        restoreBuffers();
+      }
+    },
+    weights: () => weights,
+    close: () => net.dispose(),
+  };
+}
