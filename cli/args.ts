@@ -70,7 +70,7 @@ export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
       negated = true;
     }
     if (!flag) {
-      throw new OfaError('E_FLAG', `ofa ${spec.name}: unknown flag ${JSON.stringify(token)}; allowed: ${Object.keys(spec.flags).map((f) => `--${f}`).join(', ')}`, {
+      throw new OfaError('E_ARGS', `ofa ${spec.name}: unknown flag ${JSON.stringify(token)}; allowed: ${Object.keys(spec.flags).map((f) => `--${f}`).join(', ')}`, {
         hint: `run \`ofa ${spec.name} --help\``,
       });
     }
@@ -79,7 +79,7 @@ export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
       continue;
     }
     const raw = inline ?? argv[++i];
-    if (raw === undefined) throw new OfaError('E_FLAG', `ofa ${spec.name}: flag --${name} needs a value (${flag.placeholder ?? flag.type})`);
+    if (raw === undefined) throw new OfaError('E_ARGS', `ofa ${spec.name}: flag --${name} needs a value (${flag.placeholder ?? flag.type})`);
     flags[name] = convert(spec.name, name, flag, raw, flags[name]);
   }
   for (const [name, flag] of Object.entries(spec.flags)) {
@@ -90,7 +90,7 @@ export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
 
 function convert(command: string, name: string, flag: FlagSpec, raw: string, previous: ParsedFlags[string]): ParsedFlags[string] {
   const bad = (allowed: string) =>
-    new OfaError('E_FLAG', `ofa ${command}: --${name} ${JSON.stringify(raw)} is not valid; allowed: ${allowed}`, { hint: `run \`ofa ${command} --help\`` });
+    new OfaError('E_ARGS', `ofa ${command}: --${name} ${JSON.stringify(raw)} is not valid; allowed: ${allowed}`, { hint: `run \`ofa ${command} --help\`` });
   switch (flag.type) {
     case 'int': {
       if (!/^-?\d+$/.test(raw)) throw bad('an integer');

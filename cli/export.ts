@@ -56,7 +56,7 @@ function weightFlags(flags: Record<string, unknown>): WeightFlags {
   const randomInit = flags['random-init'] === true;
   const seed = flags.seed as number | undefined;
   if ((checkpoint === undefined) === !randomInit) {
-    throw new OfaError('E_FLAG', 'ofa export: give exactly one of --checkpoint DIR and --random-init', { hint: 'run `ofa export --help`' });
+    throw new OfaError('E_ARGS', 'ofa export: give exactly one of --checkpoint DIR and --random-init', { hint: 'run `ofa export --help`' });
   }
   if (checkpoint !== undefined) {
     // A checkpoint fixes the weights; silently ignoring the seed would suggest it changed them.
@@ -82,12 +82,12 @@ async function runExport(argv: string[]): Promise<number> {
     out(helpText(EXPORT_SPEC));
     return 0;
   }
-  if (positionals.length > 0) throw new OfaError('E_FLAG', `ofa export: unexpected argument ${JSON.stringify(positionals[0])}`, { hint: 'run `ofa export --help`' });
+  if (positionals.length > 0) throw new OfaError('E_ARGS', `ofa export: unexpected argument ${JSON.stringify(positionals[0])}`, { hint: 'run `ofa export --help`' });
   const output = flags.output as string | undefined;
   const single = flags.subnet as string | undefined;
   const list = flags.subnets as string | undefined;
-  if ((single === undefined) === (list === undefined)) throw new OfaError('E_FLAG', 'ofa export: give exactly one of --subnet CFG.json and --subnets LIST.json', { hint: 'run `ofa export --help`' });
-  if (!output) throw new OfaError('E_FLAG', 'ofa export: missing -o/--output', { hint: 'run `ofa export --help`' });
+  if ((single === undefined) === (list === undefined)) throw new OfaError('E_ARGS', 'ofa export: give exactly one of --subnet CFG.json and --subnets LIST.json', { hint: 'run `ofa export --help`' });
+  if (!output) throw new OfaError('E_ARGS', 'ofa export: missing -o/--output', { hint: 'run `ofa export --help`' });
   const weights = weightFlags(flags);
   // Read and validate every input before loading weights or writing anything.
   const configs: SubnetConfig[] = single ? [readSubnetConfigFile(single)] : readSubnetListFile(list as string);
@@ -134,7 +134,7 @@ async function runInspect(argv: string[]): Promise<number> {
     out(helpText(INSPECT_SPEC));
     return 0;
   }
-  if (positionals.length !== 1) throw new OfaError('E_FLAG', `ofa export inspect: expected one ONNX file, got ${positionals.length}`, { hint: 'run `ofa export inspect --help`' });
+  if (positionals.length !== 1) throw new OfaError('E_ARGS', `ofa export inspect: expected one ONNX file, got ${positionals.length}`, { hint: 'run `ofa export inspect --help`' });
   const file = positionals[0];
   const summary = summarizeModel(decodeModelFile(readModelBytes(file), file));
   if (flags.json) {

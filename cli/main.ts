@@ -1,6 +1,6 @@
 // The `ofa` command: parses arguments and calls the stages' public APIs (pipeline.md). One file per
 // sub-command group; each exports `run(argv)` returning an exit code.
-import { isOfaError } from '../lib/errors.ts';
+import { OfaError, exitCodeOf, isOfaError } from '../lib/errors.ts';
 import { log, out } from './args.ts';
 
 interface CommandGroup {
@@ -36,16 +36,16 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const group = COMMANDS[name];
-  if (!group) {
-    log(`ofa: unknown command ${JSON.stringify(name)}; allowed: ${Object.keys(COMMANDS).join(', ')}`);
-    return 2;
-  }
   try {
+    if (!group) {
+      throw new OfaError('E_COMMAND', `ofa: unknown command ${JSON.stringify(name)}; allowed: ${Object.keys(COMMANDS).join(', ')}`, { hint: 'run `ofa --help`' });
+    }
     return await (await group.load()).run(rest);
   } catch (error) {
+    // The catalogue (lib/error-codes.ts) gives each code its kind and exit code: 2 bad input, 1 failure.
     if (isOfaError(error)) {
       log(`error [${error.code}]: ${error.message}${error.hint ? `\nhint: ${error.hint}` : ''}`);
-      return error.kind === 'bad-input' ? 2 : 1;
+      return exitCodeOf(error.code);
     }
     log(`ofa ${name}: unexpected failure: ${(error as Error)?.stack ?? String(error)}`);
     return 1;

@@ -129,18 +129,18 @@ export async function run(argv: string[]): Promise<number> {
 
 function positiveInt(command: string, name: string, value: unknown, min = 1): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new OfaError('E_FLAG', `ofa profile ${command}: --${name} ${String(value)} is not valid; allowed: an integer >= ${min}`);
+    throw new OfaError('E_ARGS', `ofa profile ${command}: --${name} ${String(value)} is not valid; allowed: an integer >= ${min}`);
   }
   return value;
 }
 
 function seconds(command: string, name: string, value: unknown): number {
-  if (typeof value !== 'number' || value < 0) throw new OfaError('E_FLAG', `ofa profile ${command}: --${name} ${String(value)} is not valid; allowed: a number of seconds >= 0`);
+  if (typeof value !== 'number' || value < 0) throw new OfaError('E_ARGS', `ofa profile ${command}: --${name} ${String(value)} is not valid; allowed: a number of seconds >= 0`);
   return value;
 }
 
 function fraction(command: string, name: string, value: unknown): number {
-  if (typeof value !== 'number' || !(value > 0)) throw new OfaError('E_FLAG', `ofa profile ${command}: --${name} ${String(value)} is not valid; allowed: a fraction > 0 (0.1 = 10%)`);
+  if (typeof value !== 'number' || !(value > 0)) throw new OfaError('E_ARGS', `ofa profile ${command}: --${name} ${String(value)} is not valid; allowed: a fraction > 0 (0.1 = 10%)`);
   return value;
 }
 
@@ -149,7 +149,7 @@ function parseDims(values: unknown): Record<string, number> {
   for (const item of (values as string[] | undefined) ?? []) {
     const match = /^([^=]+)=(\d+)$/.exec(item);
     if (!match || Number(match[2]) < 1) {
-      throw new OfaError('E_FLAG', `ofa profile model: --dim ${JSON.stringify(item)} is not valid; allowed: NAME=SIZE with SIZE a positive integer (e.g. batch=1)`);
+      throw new OfaError('E_ARGS', `ofa profile model: --dim ${JSON.stringify(item)} is not valid; allowed: NAME=SIZE with SIZE a positive integer (e.g. batch=1)`);
     }
     dims[match[1]] = Number(match[2]);
   }

@@ -137,7 +137,7 @@ function info(space: { preset: string; variant: string }, json: boolean): number
 function sample(space: { preset: string; variant: string }, flags: Record<string, unknown>): number {
   let configs: SubnetConfig[];
   const n = flags.n as number;
-  if (n < 1) throw new OfaError('E_FLAG', `ofa space sample: --n ${n} is not valid; allowed: an integer >= 1`);
+  if (n < 1) throw new OfaError('E_ARGS', `ofa space sample: --n ${n} is not valid; allowed: an integer >= 1`);
   switch (flags.kind) {
     case 'min':
       configs = [sampleMin(space)];
@@ -150,7 +150,7 @@ function sample(space: { preset: string; variant: string }, flags: Record<string
       const pickOr = (value: unknown, allowed: readonly number[], name: string) => {
         if (value === undefined) return allowed[allowed.length - 1];
         if (!allowed.includes(value as number)) {
-          throw new OfaError('E_FLAG', `ofa space sample: --${name} ${value} is not valid; allowed: ${allowed.join(', ')}`);
+          throw new OfaError('E_ARGS', `ofa space sample: --${name} ${value} is not valid; allowed: ${allowed.join(', ')}`);
         }
         return value as number;
       };
@@ -226,7 +226,7 @@ function summary(values: number[]): { min: number; median: number; max: number }
 }
 
 function stats(space: { preset: string; variant: string }, n: number, seed: number, json: boolean): number {
-  if (n < 0) throw new OfaError('E_FLAG', `ofa space stats: --n ${n} is not valid; allowed: an integer >= 0`);
+  if (n < 0) throw new OfaError('E_ARGS', `ofa space stats: --n ${n} is not valid; allowed: an integer >= 0`);
   const rng = createRng(seed);
   const configs = [sampleMin(space), sampleMax(space), ...Array.from({ length: n }, () => sampleRandom(space, rng))];
   const costs = configs.map(subnetCost);

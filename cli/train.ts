@@ -59,7 +59,7 @@ export const EVAL_SPEC: CommandSpec = {
 
 function positive(name: string, value: unknown, min = 1): void {
   if (value !== undefined && (typeof value !== 'number' || value < min)) {
-    throw new OfaError('E_FLAG', `--${name} ${value} is not valid; allowed: an integer >= ${min}`);
+    throw new OfaError('E_ARGS', `--${name} ${value} is not valid; allowed: an integer >= ${min}`);
   }
 }
 
@@ -79,7 +79,7 @@ export async function run(argv: string[]): Promise<number> {
   positive('validation-size', f['validation-size'], 0);
   positive('eval-every', f['eval-every'], 0);
   positive('eval-images', f['eval-images']);
-  if (f.lr !== undefined && !((f.lr as number) > 0)) throw new OfaError('E_FLAG', `--lr ${f.lr} is not valid; allowed: a number > 0`);
+  if (f.lr !== undefined && !((f.lr as number) > 0)) throw new OfaError('E_ARGS', `--lr ${f.lr} is not valid; allowed: a number > 0`);
   const { train } = await import('../train/loop/index.ts');
   const result = await train({
     preset: f.preset as string,
@@ -122,7 +122,7 @@ export async function runEval(argv: string[]): Promise<number> {
   if (parsed.positionals.length > 0) throw new OfaError('E_ARGS', `ofa eval: unexpected argument ${JSON.stringify(parsed.positionals[0])}`, { hint: 'run `ofa eval --help`' });
   positive('max-images', f['max-images']);
   positive('recalibration-images', f['recalibration-images'], 0);
-  if (typeof f.checkpoint !== 'string') throw new OfaError('E_FLAG', 'ofa eval: --checkpoint DIR is required', { hint: 'run `ofa eval --help`' });
+  if (typeof f.checkpoint !== 'string') throw new OfaError('E_ARGS', 'ofa eval: --checkpoint DIR is required', { hint: 'run `ofa eval --help`' });
   const { loadCheckpoint, latestCheckpoint, PARAM_PREFIX, BUFFER_PREFIX } = await import('../train/checkpoint/index.ts');
   const dir = latestCheckpoint(f.checkpoint) ?? f.checkpoint;
   const checkpoint = loadCheckpoint(dir);
@@ -137,7 +137,7 @@ export async function runEval(argv: string[]): Promise<number> {
     }
     config = validateConfig(parseJson(text, f.subnet), { input: f.subnet });
     if (config.preset !== preset || config.variant !== variant) {
-      throw new OfaError('E_CONFIG_CHECKPOINT', `--subnet ${f.subnet} is for ${config.preset}/${config.variant}; the checkpoint is ${preset}/${variant}`, { hint: 'sample a config of the checkpoint\'s preset and variant' });
+      throw new OfaError('E_CONFIG_SUPERNET', `--subnet ${f.subnet} is for ${config.preset}/${config.variant}; the checkpoint is ${preset}/${variant}`, { hint: 'sample a config of the checkpoint\'s preset and variant' });
     }
   } else config = sampleMax({ preset, variant });
   const { initBackend } = await import('../train/backend/index.ts');

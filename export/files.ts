@@ -8,7 +8,7 @@ import { encodeModel, type ModelProto } from './onnx.ts';
 
 export function readTextFile(path: string, what: string): string {
   if (!existsSync(path) || !statSync(path).isFile()) {
-    throw new OfaError('E_INPUT', `${what} ${JSON.stringify(path)} does not exist or is not a file`, { hint: 'check the path' });
+    throw new OfaError('E_READ', `${what} ${JSON.stringify(path)} does not exist or is not a file`, { hint: 'check the path' });
   }
   return readFileSync(path, 'utf8');
 }
@@ -23,7 +23,7 @@ export function readSubnetListFile(path: string): SubnetConfig[] {
   const value = parseJson(readTextFile(path, 'subnet list file'), path);
   const list = Array.isArray(value) ? value : (value as { subnets?: unknown })?.subnets;
   if (!Array.isArray(list) || list.length === 0) {
-    throw new OfaError('E_INPUT', `subnet list file ${JSON.stringify(path)} must hold a non-empty JSON array of subnet configs (or {"subnets": [...]})`, {
+    throw new OfaError('E_CONFIG', `subnet list file ${JSON.stringify(path)} must hold a non-empty JSON array of subnet configs (or {"subnets": [...]})`, {
       hint: 'for a single config use --subnet',
     });
   }

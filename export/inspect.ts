@@ -81,7 +81,7 @@ export function summarizeModel(model: ModelProto): ModelSummary {
     ops[op] = (ops[op] ?? 0) + 1;
     const ins = (node.input ?? []).map((name) => {
       const shape = shapes.get(name);
-      if (!shape) throw new OfaError('E_ONNX', `ONNX node ${node.name}: input ${JSON.stringify(name)} has no known shape`, { kind: 'failure' });
+      if (!shape) throw new OfaError('E_ONNX_COUNT', `ONNX node ${node.name}: input ${JSON.stringify(name)} has no known shape`, { kind: 'failure' });
       return shape;
     });
     const attrs = attributes(node);
@@ -134,7 +134,7 @@ export function summarizeModel(model: ModelProto): ModelSummary {
         out = ins[0];
         break;
       default:
-        throw new OfaError('E_ONNX', `ONNX node ${node.name}: op ${op} is not one the exporter emits; cannot count it`, { kind: 'failure' });
+        throw new OfaError('E_ONNX_COUNT', `ONNX node ${node.name}: op ${op} is not one the exporter emits; cannot count it`, { kind: 'failure' });
     }
     for (const name of node.output ?? []) shapes.set(name, out);
   }

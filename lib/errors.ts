@@ -1,27 +1,36 @@
-// One error type for the whole project (style.md): a stable `code`, a message that names the input,
-// the bad value and what is allowed, and an optional hint. The CLI maps `kind` to an exit code.
+// One error type for the whole project (style.md): a stable `code` from the catalogue
+// (lib/error-codes.ts), a message that names the input, the bad value and what is allowed, and an
+// optional hint. The code fixes the kind, and the kind the CLI's exit code.
+import { ERROR_CODES, type ErrorCode, type KindOf, type OfaErrorKind } from './error-codes.ts';
 
-export type OfaErrorKind = 'bad-input' | 'failure';
+export { ERROR_CODES, EXIT_CODES, exitCodeOf, isErrorCode, type ErrorCode, type OfaErrorKind } from './error-codes.ts';
 
-export interface OfaErrorOptions {
+export interface OfaErrorOptions<K extends OfaErrorKind = OfaErrorKind> {
   /** What the user can do about it. */
   hint?: string;
-  /** 'bad-input' (exit code 2) for user mistakes, 'failure' (exit code 1) otherwise. */
-  kind?: OfaErrorKind;
+  /**
+   * The code's kind, as in the catalogue (optional: the code decides; a kind other than the code's
+   * does not compile).
+   */
+  kind?: K;
   cause?: unknown;
 }
 
+/** The constructor's arguments: a catalogued code, the message, and options whose kind matches the code. */
+export type OfaErrorArgs = { [C in ErrorCode]: [code: C, message: string, options?: OfaErrorOptions<KindOf<C>>] }[ErrorCode];
+
 export class OfaError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly hint?: string;
   readonly kind: OfaErrorKind;
 
-  constructor(code: string, message: string, options: OfaErrorOptions = {}) {
+  constructor(...[code, message, options = {}]: OfaErrorArgs) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'OfaError';
     this.code = code;
     this.hint = options.hint;
-    this.kind = options.kind ?? 'bad-input';
+    // An uncatalogued code can only come from plain JS or a cast: an internal fault.
+    this.kind = ERROR_CODES[code]?.kind ?? 'failure';
   }
 }
 

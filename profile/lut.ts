@@ -86,7 +86,7 @@ export interface LatencyTable {
 export function entryMs(entry: Pick<LutEntry, 'medianMs' | 'minMs' | 'referenceMs' | 'referenceMinMs'>, table: Pick<LatencyTable, 'reference'>, statistic: LatencyStatistic = 'median'): number {
   const value = statistic === 'min' ? entry.minMs : entry.medianMs;
   if (value === undefined) {
-    throw new OfaError('E_LUT', `the latency table has no ${statistic} figures (built by an older version)`, { hint: 'rebuild it with `ofa profile lut --fresh`', kind: 'failure' });
+    throw new OfaError('E_LUT_OUTDATED', `the latency table has no ${statistic} figures (built by an older version)`, { hint: 'rebuild it with `ofa profile lut --fresh`', kind: 'failure' });
   }
   const chunkReference = statistic === 'min' ? entry.referenceMinMs : entry.referenceMs;
   const tableReference = statisticOf(table.reference, statistic);

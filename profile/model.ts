@@ -23,7 +23,7 @@ export interface OnnxSummary {
 /** Reads and checks an ONNX file; errors name the file and what is wrong with it. */
 export function readOnnxFile(path: string): { bytes: Uint8Array; summary: OnnxSummary } {
   if (!existsSync(path) || !statSync(path).isFile()) {
-    throw new OfaError('E_MODEL', `model file ${JSON.stringify(path)} does not exist`, { hint: 'pass the path of an .onnx file' });
+    throw new OfaError('E_READ', `model file ${JSON.stringify(path)} does not exist`, { hint: 'pass the path of an .onnx file' });
   }
   const bytes = new Uint8Array(readFileSync(path));
   return { bytes, summary: inspectOnnx(bytes, `model file ${JSON.stringify(path)}`) };

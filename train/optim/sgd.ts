@@ -49,16 +49,16 @@ export function sgdStep(
   let updated = 0;
   for (const [name, gradient] of gradients) {
     const weights = parameters.get(name);
-    if (!weights) throw new OfaError('E_OPTIMIZER', `gradient ${JSON.stringify(name)} has no parameter of that name`, { kind: 'failure' });
+    if (!weights) throw new OfaError('E_GRADIENT', `gradient ${JSON.stringify(name)} has no parameter of that name`, { kind: 'failure' });
     if (gradient.length !== weights.length) {
-      throw new OfaError('E_OPTIMIZER', `gradient ${JSON.stringify(name)} has ${gradient.length} values, its parameter ${weights.length}`, { kind: 'failure' });
+      throw new OfaError('E_GRADIENT', `gradient ${JSON.stringify(name)} has ${gradient.length} values, its parameter ${weights.length}`, { kind: 'failure' });
     }
     let buffer = momentumBuffers.get(name);
     if (!buffer) {
       buffer = new Float32Array(weights.length);
       momentumBuffers.set(name, buffer);
     } else if (buffer.length !== weights.length) {
-      throw new OfaError('E_OPTIMIZER', `momentum buffer ${JSON.stringify(name)} has ${buffer.length} values, its parameter ${weights.length}`, { kind: 'failure' });
+      throw new OfaError('E_GRADIENT', `momentum buffer ${JSON.stringify(name)} has ${buffer.length} values, its parameter ${weights.length}`, { kind: 'failure' });
     }
     const decay = excluded(name) ? 0 : weightDecay;
     for (let i = 0; i < weights.length; i++) {
@@ -84,7 +84,7 @@ export function accumulateGradients(into: Map<string, Float32Array>, gradients: 
       for (let i = 0; i < gradient.length; i++) copy[i] = gradient[i] * scale;
       into.set(name, copy);
     } else {
-      if (sum.length !== gradient.length) throw new OfaError('E_OPTIMIZER', `gradient ${JSON.stringify(name)} has ${gradient.length} values, the accumulated one ${sum.length}`, { kind: 'failure' });
+      if (sum.length !== gradient.length) throw new OfaError('E_GRADIENT', `gradient ${JSON.stringify(name)} has ${gradient.length} values, the accumulated one ${sum.length}`, { kind: 'failure' });
       for (let i = 0; i < gradient.length; i++) sum[i] += gradient[i] * scale;
     }
   }

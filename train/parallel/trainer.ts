@@ -13,7 +13,7 @@
 // parameters; callers that want their own update use computeGradients() and the `parameters` views.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { OfaError, describeValue } from '../../lib/errors.ts';
+import { OfaError, describeValue, isErrorCode } from '../../lib/errors.ts';
 import type { SubnetConfig } from '../../space/index.ts';
 import type { BackendPreference } from '../backend/index.ts';
 import { type SgdOptions, firstNonFinite, sgdStep } from '../optim/index.ts';
@@ -137,7 +137,7 @@ export class ParallelTrainer {
         const pending = handle.pending;
         handle.pending = undefined;
         if (message.type === 'error') {
-          const error = new OfaError(message.code ?? 'E_PARALLEL_WORKER', `training worker ${index}: ${message.message}`, { kind: 'failure' });
+          const error = new OfaError(isErrorCode(message.code) ? message.code : 'E_PARALLEL_WORKER', `training worker ${index}: ${message.message}`);
           handle.failure = error;
           pending?.reject(error);
         } else pending?.resolve(message);

@@ -97,7 +97,7 @@ export class Supernet {
   private geometryOf(config: SubnetConfig): SubnetGeometry {
     if (config.preset !== this.preset.name || config.variant !== this.variant.name) {
       throw new OfaError(
-        'E_SUPERNET_CONFIG',
+        'E_CONFIG_SUPERNET',
         `subnet config is for preset ${JSON.stringify(config.preset)} variant ${JSON.stringify(config.variant)}; this supernet is preset ${JSON.stringify(this.preset.name)} variant ${JSON.stringify(this.variant.name)}`,
       );
     }
@@ -206,7 +206,7 @@ export class Supernet {
 
   private head(exit: number): ExitHead {
     const head = this.exits.get(exit);
-    if (!head) throw new OfaError('E_SUPERNET_EXITS', `exit ${exit} does not exist in variant ${this.variant.name}`, { kind: 'failure' });
+    if (!head) throw new OfaError('E_SUPERNET_HEAD', `exit ${exit} does not exist in variant ${this.variant.name}`, { kind: 'failure' });
     return head;
   }
 
