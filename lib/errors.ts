@@ -16,8 +16,13 @@ export interface OfaErrorOptions<K extends OfaErrorKind = OfaErrorKind> {
   cause?: unknown;
 }
 
-/** The constructor's arguments: a catalogued code, the message, and options whose kind matches the code. */
-export type OfaErrorArgs = { [C in ErrorCode]: [code: C, message: string, options?: OfaErrorOptions<KindOf<C>>] }[ErrorCode];
+/**
+ * The constructor's arguments: a catalogued code, the message, and options whose kind (if given)
+ * matches the code's. A code known only as `ErrorCode` (forwarded from a worker) takes no kind.
+ */
+export type OfaErrorArgs =
+  | { [C in ErrorCode]: [code: C, message: string, options?: OfaErrorOptions<KindOf<C>>] }[ErrorCode]
+  | [code: ErrorCode, message: string, options?: OfaErrorOptions<never>];
 
 export class OfaError extends Error {
   readonly code: ErrorCode;
