@@ -7,7 +7,7 @@ import { helpText, log, out, parseArgs, type CommandSpec } from './args.ts';
 export const TRAIN_SPEC: CommandSpec = {
   name: 'train',
   summary: 'train the supernet for one phase (resumable, both cores)',
-  usage: 'ofa train [--preset P] [--variant V] [--phase NAME] --epochs N [--out DIR] [--resume] [options]',
+  usage: 'ofa train [--preset P] [--variant V] [--phase NAME] --epochs N [--out DIR] [--resume] [options]\n       ofa train eps --teacher pet|baseline|none --scale S --out DIR [options]   (the whole schedule; see `ofa train eps --help`)',
   flags: {
     preset: { type: 'string', description: 'preset', default: DEFAULT_PRESET, choices: PRESET_NAMES, placeholder: 'NAME' },
     variant: { type: 'string', description: 'supernet variant', default: DEFAULT_VARIANT, choices: VARIANT_NAMES, placeholder: 'NAME' },
@@ -64,6 +64,8 @@ function positive(name: string, value: unknown, min = 1): void {
 }
 
 export async function run(argv: string[]): Promise<number> {
+  // `ofa train eps ...`: the whole schedule (cli/train-eps.ts).
+  if (argv[0] === 'eps') return (await import('./train-eps.ts')).run(argv.slice(1));
   const parsed = parseArgs(TRAIN_SPEC, argv);
   if (parsed.help) {
     out(helpText(TRAIN_SPEC));

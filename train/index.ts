@@ -9,3 +9,4 @@ export { saveCheckpoint, loadCheckpoint, latestCheckpoint, type Checkpoint, type
 export { learningRate, sgdStep, type LearningRateSchedule } from './optim/index.ts';
 export { ParallelTrainer, type ParallelTrainerOptions } from './parallel/index.ts';
 export { train, phasesFor, getPhase, evaluateSubnet, type Phase, type PhaseName, type TrainOptions, type TrainResult } from './loop/index.ts';
+export { trainEps, planEps, EPS_STATE_FILE, EPS_TEACHERS, type EpsOptions, type EpsState, type EpsPhaseState, type EpsTeacher, type EpsResult } from './eps/schedule.ts';

@@ -10,7 +10,8 @@ import type { StaticSubnet } from '../subnet/index.ts';
 import { initBackend, type BackendPreference } from './backend/index.ts';
 import { bestCheckpoint, latestCheckpoint, loadCheckpoint, supernetWeights, WEIGHTS_FILE, MANIFEST_FILE, type Checkpoint, type SupernetWeights } from './checkpoint/index.ts';
 import type { DatasetSpec, ImageSet } from './data/index.ts';
-import { assignVariables, evaluateSubnet, recalibrate, type EvalResult } from './loop/evaluate.ts';
+import { assignVariables, evaluateSubnet, evaluateSubnets, recalibrate, type EvalResult } from './loop/evaluate.ts';
+import { ParallelTrainer } from './parallel/index.ts';
 import { Supernet } from './supernet/index.ts';
 
 /** Which checkpoint of a run folder: its best (per-epoch validation), its latest, or the default. */
@@ -66,9 +67,14 @@ export interface OpenedSupernet {
   subnet(config: SubnetConfig, options?: { recalibrate?: { images: ImageSet; spec: DatasetSpec; count?: number; seed?: number } }): StaticSubnet;
   /** Top-1 and loss of one subnet; the supernet's own BN statistics are restored afterwards. */
   evaluate(config: SubnetConfig, data: EvalData, options?: EvaluateOptions): EvalResult;
+  /**
+   * evaluate() for many subnets on worker threads (both cores by default): each worker recalibrates
+   * and scores whole subnets, two at a time on two workers. Results in config order.
+   */
+  evaluateMany(configs: readonly SubnetConfig[], data: EvalData, options?: EvaluateOptions & { workers?: number; returnLogits?: boolean }): Promise<(EvalResult & { logits?: Float32Array })[]>;
   /** The parameters and buffers (plain arrays), e.g. for training workers. */
   weights(): SupernetWeights;
-  close(): void;
+  close(): Promise<void>;
 }
 
 function readPointer(path: string): boolean {
@@ -172,6 +178,19 @@ export async function openSupernet(dir: string, options: OpenSupernetOptions = {
   };
   // BN recalibration changes the running statistics; they are put back after every use.
   const restoreBuffers = () => assignVariables(net.buffers, weights.buffers);
+  let pool: { workers: number | undefined; trainer: Promise<ParallelTrainer> } | undefined;
+  const workersFor = (workers: number | undefined): Promise<ParallelTrainer> => {
+    if (pool && pool.workers === workers) return pool.trainer;
+    const previous = pool?.trainer;
+    const trainer = (async () => {
+      if (previous) await (await previous).close();
+      const created = await ParallelTrainer.create({ preset: facts.preset, variant: facts.variant, seed: facts.seed, workers, shards: Math.max(2, workers ?? 2), backend: options.backend });
+      created.load({ parameters: weights.parameters, buffers: weights.buffers });
+      return created;
+    })();
+    pool = { workers, trainer };
+    return trainer;
+  };
   return {
     facts,
     check,
@@ -198,7 +217,20 @@ export async function openSupernet(dir: string, options: OpenSupernetOptions = {
         restoreBuffers();
       }
     },
+    async evaluateMany(configs, data, evalOptions = {}) {
+      const valid = configs.map(check);
+      const trainer = await workersFor(evalOptions.workers);
+      return evaluateSubnets((jobs) => trainer.evaluate(jobs), valid, data.calibration, data.set, data.spec, {
+        recalibrationImages: evalOptions.recalibrateBn === false ? 0 : evalOptions.recalibrationImages,
+        maxImages: evalOptions.maxImages,
+        seed: evalOptions.seed,
+        returnLogits: evalOptions.returnLogits,
+      });
+    },
     weights: () => weights,
-    close: () => net.dispose(),
+    close: async () => {
+      net.dispose();
+      if (pool) await (await pool.trainer).close();
+    },
   };
 }

@@ -3,37 +3,10 @@ import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRng } from '../../lib/rng.ts';
 import { loadCheckpoint, latestCheckpoint } from '../../train/checkpoint/index.ts';
-import type { DatasetSpec, DatasetSplits, ImageSet } from '../../train/data/index.ts';
 import { train, phasesFor, getPhase, stepSubnets } from '../../train/loop/index.ts';
 
-const SIDE = 12;
-const CLASSES = 4;
-
-/** Class c lights up quadrant c (plus noise): an easy task a small convnet learns in a few steps. */
-function makeSet(count: number, seed: number): ImageSet {
-  const rng = createRng(seed);
-  const pixels = new Uint8Array(count * SIDE * SIDE);
-  const labels = new Uint8Array(count);
-  for (let i = 0; i < count; i++) {
-    const label = i % CLASSES;
-    labels[i] = label;
-    for (let y = 0; y < SIDE; y++)
-      for (let x = 0; x < SIDE; x++) {
-        const quadrant = (y < SIDE / 2 ? 0 : 2) + (x < SIDE / 2 ? 0 : 1);
-        const base = quadrant === label ? 200 : 40;
-        pixels[i * SIDE * SIDE + y * SIDE + x] = Math.max(0, Math.min(255, Math.round(base + 30 * rng.normal())));
-      }
-  }
-  return { count, height: SIDE, width: SIDE, channels: 1, pixels, labels };
-}
-
-const SPEC: DatasetSpec = { name: 'quadrants', classes: CLASSES, height: SIDE, width: SIDE, channels: 1, mean: [0.3], std: [0.3], cropPadding: 1, horizontalFlip: false };
-
-function makeData(): DatasetSplits {
-  return { spec: SPEC, train: makeSet(384, 1), validation: makeSet(64, 2), test: makeSet(64, 3), classNames: ['a', 'b', 'c', 'd'] };
-}
+import { makeData } from './fixtures/quadrants.ts';
 
 const tempDirs: string[] = [];
 function tempDir(): string {

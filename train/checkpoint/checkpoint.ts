@@ -272,6 +272,13 @@ export function markBest(runDir: string, checkpointDir: string, record: { score:
   writeJsonAtomic(join(resolve(runDir), BEST_FILE), { checkpoint: name, ...record });
 }
 
+/** best.json's record (checkpoint name, score, epoch, step), when it names a complete checkpoint. */
+export function bestRecord(runDir: string): { checkpoint: string; score: number; epoch: number; step: number } | undefined {
+  if (!bestCheckpoint(runDir)) return undefined;
+  const record = JSON.parse(readFileSync(join(resolve(runDir), BEST_FILE), 'utf8')) as { checkpoint: string; score: number; epoch: number; step: number };
+  return typeof record.score === 'number' ? record : undefined;
+}
+
 /** The best checkpoint of a run folder (best.json), when it names a complete checkpoint. */
 export function bestCheckpoint(runDir: string): string | undefined {
   const root = resolve(runDir);

@@ -92,3 +92,63 @@ export function evaluateSubnet(net: Supernet, config: SubnetConfig, calibration:
   }
   return { id: configId(config), config, top1: count > 0 ? correct / count : 0, loss: count > 0 ? lossSum / count : 0, images: count };
 }
+
+/** A set's first `limit` images (a seeded subset when fewer than all) at `resolution`, NHWC, as plain arrays. */
+export function imagesAt(set: ImageSet, spec: DatasetSpec, resolution: number, options: { limit?: number; seed?: number } = {}): { images: Float32Array; labels: Int32Array } {
+  const limit = Math.min(options.limit ?? set.count, set.count);
+  const evalSet = limit < set.count ? subsetImages(set, limit, options.seed ?? 0) : set;
+  const pixels = resolution * resolution * spec.channels;
+  const images = new Float32Array(limit * pixels);
+  const labels = new Int32Array(limit);
+  let offset = 0;
+  for (const { batch, take } of imageBatches(evalSet, spec, resolution, 500, limit, false, 0)) {
+    images.set(batch.images.subarray(0, take * pixels), offset * pixels);
+    labels.set(batch.labels.subarray(0, take), offset);
+    offset += take;
+  }
+  return { images, labels };
+}
+
+/** The recalibration batches of evaluateSubnet (ofav2.md s3: ~2000 training images, batches of 200). */
+export function calibrationBatches(set: ImageSet, spec: DatasetSpec, resolution: number, options: { count?: number; batchSize?: number; seed?: number } = {}): { images: Float32Array; count: number }[] {
+  const count = Math.min(options.count ?? 2000, set.count);
+  const pixels = resolution * resolution * spec.channels;
+  const batches: { images: Float32Array; count: number }[] = [];
+  if (count <= 0) return batches;
+  for (const { batch, take } of imageBatches(set, spec, resolution, options.batchSize ?? 200, count, true, options.seed ?? 0)) {
+    batches.push({ images: batch.images.slice(0, take * pixels), count: take });
+  }
+  return batches;
+}
+
+/** Runs evaluation jobs (e.g. ParallelTrainer.evaluate: both cores). */
+export type JobRunner = (jobs: { config: SubnetConfig; calibration: { images: Float32Array; count: number }[]; images: Float32Array; labels: Int32Array; ensemble?: boolean; returnLogits?: boolean }[]) => Promise<{ correct: number; lossSum: number; count: number; logits?: Float32Array }[]>;
+
+export interface ManyOptions extends EvalOptions {
+  /** Score the beta-weighted ensemble of all exits (EE full phase; configs with exit 5). */
+  ensemble?: boolean;
+  returnLogits?: boolean;
+}
+
+/**
+ * evaluateSubnet for many configs on a job runner (the training workers): the same recalibration
+ * batches and evaluation images as evaluateSubnet, built once per resolution.
+ */
+export async function evaluateSubnets(run: JobRunner, configs: readonly SubnetConfig[], calibration: ImageSet, set: ImageSet, spec: DatasetSpec, options: ManyOptions = {}): Promise<(EvalResult & { logits?: Float32Array })[]> {
+  const byResolution = new Map<number, { calibration: { images: Float32Array; count: number }[]; images: Float32Array; labels: Int32Array }>();
+  for (const config of configs) {
+    if (byResolution.has(config.resolution)) continue;
+    const { images, labels } = imagesAt(set, spec, config.resolution, { limit: options.maxImages, seed: options.seed });
+    const batches = calibrationBatches(calibration, spec, config.resolution, { count: options.recalibrationImages, batchSize: options.recalibrationBatch, seed: options.seed });
+    byResolution.set(config.resolution, { calibration: batches, images, labels });
+  }
+  const results = await run(configs.map((config) => ({ config, ...byResolution.get(config.resolution)!, ensemble: options.ensemble, returnLogits: options.returnLogits })));
+  return results.map((r, i) => ({
+    id: configId(configs[i]),
+    config: configs[i],
+    top1: r.count > 0 ? r.correct / r.count : 0,
+    loss: r.count > 0 ? r.lossSum / r.count : 0,
+    images: r.count,
+    ...(r.logits ? { logits: r.logits } : {}),
+  }));
+}

@@ -33,6 +33,19 @@ export interface Phase {
   subnetsPerStep: number;
   /** For the full phase of EE variants, every exit is trained with weights alpha (ofav2.md s3). */
   allExits: boolean;
+  /** Dropout before the classifier (ofav2.md s3: 0.2 in the full phase, 0.1 after it). */
+  dropout: number;
+}
+
+/**
+ * A phase's epochs and warm-up at `scale` times the paper's (ofav2.md s3; `ofa train eps --scale S`):
+ * epochs rounded, at least 1; warm-up epochs kept fractional (they run as whole steps).
+ */
+export function scaledEpochs(phase: Phase, scale: number): { epochs: number; warmupEpochs: number } {
+  if (!(Number.isFinite(scale) && scale > 0 && scale <= 1)) {
+    throw new OfaError('E_SCALE', `scale ${scale} is not allowed; allowed: a number in (0, 1] (the share of the paper's epochs)`);
+  }
+  return { epochs: Math.max(1, Math.round(phase.epochs * scale)), warmupEpochs: phase.warmupEpochs * scale };
 }
 
 interface PhaseRow {
@@ -90,6 +103,7 @@ export function phasesFor(presetName: string, variantName: string): Phase[] {
       warmupEpochs: row.warmupEpochs,
       subnetsPerStep: row.subnetsPerStep,
       allExits: row.name === 'full' && variant.earlyExits,
+      dropout: row.name === 'full' ? 0.2 : 0.1,
     });
   }
   return phases;

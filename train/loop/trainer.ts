@@ -3,38 +3,35 @@
 // checkpoint holds parameters, BN statistics, momentum, the data iterator position and the step, and
 // every random choice of a step is derived from (seed, step), so `--resume` continues exactly where
 // the run stopped (the same next batch, subnets, dropout masks and learning rate).
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { OfaError } from '../../lib/errors.ts';
 import { ProgressBar, formatDuration } from '../../lib/progress.ts';
 import { createRng } from '../../lib/rng.ts';
 import { configId, sampleMax, sampleMin, sampleRandom, type SubnetConfig } from '../../space/index.ts';
 import { initBackend, type BackendPreference } from '../backend/index.ts';
-import {
-  BUFFER_PREFIX,
-  MOMENTUM_PREFIX,
-  PARAM_PREFIX,
-  latestCheckpoint,
-  loadCheckpoint,
-  pruneCheckpoints,
-  saveCheckpoint,
-  type TensorMap,
-} from '../checkpoint/index.ts';
+import { latestCheckpoint, loadCheckpoint, supernetWeights } from '../checkpoint/index.ts';
+import { readSupernetCheckpoint, supernetShapes } from '../open.ts';
 import { BatchIterator, PRESET_DATASETS, deriveSeed, loadDataset, subsetImages, type DatasetSplits } from '../data/index.ts';
-import { firstNonFinite, learningRate, type LearningRateSchedule } from '../optim/index.ts';
+import { learningRate, scheduleSteps, type LearningRateSchedule } from '../optim/index.ts';
 import { ParallelTrainer } from '../parallel/index.ts';
 import { EXIT_WEIGHTS, Supernet } from '../supernet/index.ts';
-import { assignVariables, evaluateSubnet, type EvalResult } from './evaluate.ts';
+import { CheckpointWriter } from './checkpoints.ts';
+import { assignVariables, type EvalResult } from './evaluate.ts';
 import { getPhase, type Phase } from './phases.ts';
+import { RunLog } from './run-log.ts';
+import { prepareTeacher, type Teacher, type TeacherMode } from './teacher.ts';
+import { validate, validationPlan, type ValidationPlan } from './validation.ts';
 
 export interface TrainOptions {
   preset: string;
   variant: string;
   /** Phase name (train/loop/phases.ts); its allowed values, subnets per step and LR are used. */
   phase: string;
-  /** Epochs of this run; the phase's warm-up is scaled by epochs / phase.epochs (ratios kept). */
+  /** Epochs of this run (the cosine part); the warm-up comes on top (ofav2.md s3). */
   epochs: number;
+  /** Warm-up epochs at the constant base LR before `epochs` (default: the phase's, scaled by epochs / phase.epochs). */
+  warmupEpochs?: number;
   outDir: string;
   resume?: boolean;
   batchSize?: number;
@@ -43,13 +40,15 @@ export interface TrainOptions {
   maxTrainImages?: number;
   /** Images held out of the training split for validation (default 5000). */
   validationSize?: number;
-  /** Validation images used per evaluation (default 2000). */
+  /** Validation images used per evaluation (default: the whole validation split, ofav2.md s3). */
   evalImages?: number;
+  /** Subnets validated per epoch, drawn from the phase's grid (default 8; train/loop/validation.ts). */
+  validationSubnets?: number;
   /** Images for BN recalibration before each evaluation (default 2000, ofav2.md s3). */
   recalibrationImages?: number;
   /** Evaluate every N epochs (default 1; 0 = only at the end). */
   evalEvery?: number;
-  /** Subnets to evaluate (default: the phase's max and min). */
+  /** Subnets to evaluate (default: the phase's validation grid). */
   evalSubnets?: SubnetConfig[];
   /** Also save a checkpoint every N steps (default: only at epoch ends, and every 200 steps). */
   checkpointEverySteps?: number;
@@ -58,8 +57,10 @@ export interface TrainOptions {
   /** Override the phase's base learning rate. */
   baseLr?: number;
   labelSmoothing?: number;
-  /** Teacher checkpoint (its maximal configuration; ENS-KD over all exits for EE variants). */
+  /** Teacher: a checkpoint or phase folder (its best, else latest), as its recalibrated maximal subnet (ENS-KD over all exits for EE). */
   teacher?: string;
+  /** How the teacher runs (ofav2.md s3): 'pet' (dropout 0.1, default) or 'baseline' (dropout 0); training-mode BN either way. */
+  teacherMode?: TeacherMode;
   /** Start from this checkpoint's weights (the previous phase), with a fresh optimiser and schedule. */
   init?: string;
   workers?: number;
@@ -72,6 +73,10 @@ export interface TrainOptions {
   data?: DatasetSplits;
   /** Stop (as if killed, after the step's checkpoint logic) once this many steps have run in total. */
   stopAfterStep?: number;
+  /** Prefix of the progress label (the EPS schedule puts the phase's position there). */
+  label?: string;
+  /** Called after every step with the steps done and the total (the EPS schedule's ETA). */
+  onStep?: (done: number, total: number) => void;
   /** Progress and epoch lines (default: stderr). */
   log?: (line: string) => void;
   quiet?: boolean;
@@ -89,7 +94,10 @@ export interface StepRecord {
 export interface TrainResult {
   outDir: string;
   steps: StepRecord[];
-  evaluations: { epoch: number; step: number; results: EvalResult[] }[];
+  evaluations: { epoch: number; step: number; results: EvalResult[]; score: number; seconds: number }[];
+  /** Seconds spent in per-epoch validation. */
+  validationSeconds: number;
+  teacher?: { checkpoint: string; phase: string; dropoutRate: number };
   lastCheckpoint?: string;
   stepsDone: number;
   totalSteps: number;
@@ -97,21 +105,12 @@ export interface TrainResult {
   imagesPerSecond: number;
 }
 
-const RUN_LOG = 'log.jsonl';
-
-function tensorsOf(values: Map<string, Float32Array>, shapes: Map<string, number[]>, prefix: string, into: TensorMap): void {
-  for (const [name, data] of values) into.set(`${prefix}${name}`, { shape: shapes.get(name) ?? [data.length], data });
-}
-
-function group(tensors: TensorMap, prefix: string): Map<string, Float32Array> {
-  const out = new Map<string, Float32Array>();
-  for (const [name, tensor] of tensors) if (name.startsWith(prefix)) out.set(name.slice(prefix.length), tensor.data);
-  return out;
-}
-
-/** The learning-rate schedule of a run: the phase's, with its warm-up scaled to the run's epochs. */
-export function scheduleOf(phase: Phase, epochs: number, stepsPerEpoch: number, baseLr?: number): LearningRateSchedule {
-  return { baseLr: baseLr ?? phase.baseLr, warmupEpochs: (phase.warmupEpochs * epochs) / phase.epochs, epochs, stepsPerEpoch };
+/**
+ * The learning-rate schedule of a run (ofav2.md s3, as the paper's code runs it): `warmupEpochs` at the
+ * constant base LR (default: the phase's, scaled to the run's epochs), then the cosine over `epochs`.
+ */
+export function scheduleOf(phase: Phase, epochs: number, stepsPerEpoch: number, baseLr?: number, warmupEpochs?: number): LearningRateSchedule {
+  return { baseLr: baseLr ?? phase.baseLr, warmupEpochs: warmupEpochs ?? (phase.warmupEpochs * epochs) / phase.epochs, epochs, stepsPerEpoch, warmup: 'constant-on-top' };
 }
 
 /** The subnets of one step: a pure function of (seed, step) and the batch's resolution. */
@@ -124,15 +123,8 @@ export function stepSubnets(options: { preset: string; variant: string; seed: nu
   return Array.from({ length: phase.subnetsPerStep }, () => sampleRandom(space, rng));
 }
 
-export async function train(options: TrainOptions): Promise<TrainResult> {
-  const started = performance.now();
-  const log = options.quiet ? () => {} : (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)));
-  const seed = options.seed ?? 0;
-  const batchSize = options.batchSize ?? 64;
-  const phase = getPhase(options.preset, options.variant, options.phase);
-  if (!Number.isInteger(options.epochs) || options.epochs < 1) {
-    throw new OfaError('E_EPOCHS', `epochs ${options.epochs} is not allowed; allowed: an integer >= 1`);
-  }
+/** Refuses a run folder that does not fit the request (an existing run without --resume, and the reverse). */
+function checkRunFolder(options: TrainOptions): string | undefined {
   const existing = latestCheckpoint(options.outDir);
   if (existing && !options.resume) {
     throw new OfaError('E_RUN_EXISTS', `run folder ${JSON.stringify(options.outDir)} already holds a checkpoint (${existing})`, {
@@ -145,15 +137,41 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       hint: 'check --out, or run without --resume to start a new run there',
     });
   }
+  return existing;
+}
+
+/** The settings a resumed run must share with the run that wrote the checkpoint. */
+function runIdentity(options: TrainOptions, phase: Phase, batchSize: number, seed: number, warmupEpochs: number): Record<string, unknown> {
+  return { phase: phase.name, epochs: options.epochs, warmupEpochs, batchSize, seed, maxTrainImages: options.maxTrainImages ?? null, teacherMode: options.teacher ? (options.teacherMode ?? 'pet') : null };
+}
+
+function checkResumeIdentity(outDir: string, saved: Record<string, unknown>, now: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(now)) {
+    if (saved[key] !== undefined && saved[key] !== value) {
+      throw new OfaError('E_RESUME_MISMATCH', `--resume: the run in ${JSON.stringify(outDir)} was started with ${key} ${JSON.stringify(saved[key])}, not ${JSON.stringify(value)}`, {
+        hint: `resume with the same ${key}, or start a new run in another --out folder`,
+      });
+    }
+  }
+}
+
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const started = performance.now();
+  const log = options.quiet ? () => {} : (options.log ?? ((line: string) => process.stderr.write(`${line}\n`)));
+  const seed = options.seed ?? 0;
+  const batchSize = options.batchSize ?? 64;
+  const phase = getPhase(options.preset, options.variant, options.phase);
+  if (!Number.isInteger(options.epochs) || options.epochs < 1) {
+    throw new OfaError('E_EPOCHS', `epochs ${options.epochs} is not allowed; allowed: an integer >= 1`);
+  }
+  const existing = checkRunFolder(options);
   if (!options.data && PRESET_DATASETS[options.preset] === undefined) {
     throw new OfaError('E_PRESET_DATA', `preset ${JSON.stringify(options.preset)} has no data set to train on; allowed: ${Object.keys(PRESET_DATASETS).join(', ')}`, {
       hint: `the ${options.preset} preset is for tests, which generate their data`,
     });
   }
-  mkdirSync(options.outDir, { recursive: true });
-  const logPath = join(options.outDir, RUN_LOG);
-  const record = (entry: Record<string, unknown>) => appendFileSync(logPath, `${JSON.stringify({ time: new Date().toISOString(), ...entry })}\n`);
-
+  // Inputs that name other folders are read before the run folder is created (nothing left behind on bad input).
+  const initWeights = !existing && options.init ? readSupernetCheckpoint(options.init, { expectPreset: options.preset, expectVariant: options.variant }) : undefined;
   const backend = await initBackend({ prefer: options.backend ?? 'auto', log: !options.quiet });
   const data =
     options.data ??
@@ -164,56 +182,58 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       log: options.quiet ? undefined : log,
     });
   const trainSet = subsetImages(data.train, options.maxTrainImages, seed);
+  const heldOut = data.validation.count > 0 ? data.validation : data.test;
+  let teacher: Teacher | undefined;
+  if (options.teacher) {
+    teacher = prepareTeacher(options.teacher, { preset: options.preset, variant: options.variant, mode: options.teacherMode ?? 'pet', calibration: trainSet, spec: data.spec, recalibrationImages: options.recalibrationImages, seed });
+  }
+  mkdirSync(options.outDir, { recursive: true });
+  const runLog = new RunLog(options.outDir);
+
   const iterator = new BatchIterator(trainSet, data.spec, { batchSize, seed, resolutions: phase.dimensions.resolutions });
   const stepsPerEpoch = iterator.batchesPerEpoch;
-  const totalSteps = stepsPerEpoch * options.epochs;
-  const schedule = scheduleOf(phase, options.epochs, stepsPerEpoch, options.baseLr);
+  const schedule = scheduleOf(phase, options.epochs, stepsPerEpoch, options.baseLr, options.warmupEpochs);
+  const totalSteps = scheduleSteps(schedule);
+  const warmupSteps = totalSteps - options.epochs * stepsPerEpoch;
+  const identity = runIdentity(options, phase, batchSize, seed, schedule.warmupEpochs);
 
   const trainer = await ParallelTrainer.create({ preset: options.preset, variant: options.variant, seed, workers: options.workers, shards: options.shards, backend: options.backend });
-  // The main thread's copy of the supernet: evaluation and the teacher's forward.
+  // The main thread's copy of the supernet: its variable shapes, and the channel sort of the expand phases.
   const net = new Supernet({ preset: options.preset, variant: options.variant, seed });
-  const shapes = new Map([...net.parameters, ...net.buffers].map(([name, v]) => [name, [...v.shape]]));
-  let teacher: Supernet | undefined;
-  let teacherConfig: SubnetConfig | undefined;
-  const result: TrainResult = { outDir: options.outDir, steps: [], evaluations: [], stepsDone: 0, totalSteps, seconds: 0, imagesPerSecond: 0 };
+  const shapes = supernetShapes(net);
+  const writer = new CheckpointWriter(options.outDir, new Map([...shapes.parameters, ...shapes.buffers]), options.keepCheckpoints ?? 2);
+  const plan: ValidationPlan = options.evalSubnets
+    ? { subnets: options.evalSubnets, ensemble: false }
+    : validationPlan(options.preset, options.variant, phase, { maxSubnets: options.validationSubnets, seed });
+  const result: TrainResult = { outDir: options.outDir, steps: [], evaluations: [], validationSeconds: 0, stepsDone: 0, totalSteps, seconds: 0, imagesPerSecond: 0 };
   try {
-    if (options.teacher) {
-      // A run folder stands for its latest checkpoint, as for --init.
-      const checkpoint = loadCheckpoint(latestCheckpoint(options.teacher) ?? options.teacher, { expectPreset: options.preset, expectVariant: options.variant });
-      log(`teacher: ${checkpoint.dir} (phase ${checkpoint.manifest.phase}, step ${checkpoint.manifest.step})`);
-      teacher = new Supernet({ preset: options.preset, variant: options.variant, seed });
-      assignVariables(teacher.parameters, group(checkpoint.tensors, PARAM_PREFIX));
-      assignVariables(teacher.buffers, group(checkpoint.tensors, BUFFER_PREFIX));
-      teacherConfig = sampleMax({ preset: options.preset, variant: options.variant });
+    if (teacher) {
+      await trainer.setTeacher({ parameters: teacher.parameters, buffers: teacher.buffers, config: teacher.config, ensemble: teacher.ensemble, dropoutRate: teacher.dropoutRate });
+      result.teacher = { checkpoint: teacher.checkpoint, phase: teacher.phase, dropoutRate: teacher.dropoutRate };
+      log(`teacher: ${teacher.checkpoint} (phase ${teacher.phase}), maximal subnet${teacher.ensemble ? ' (ENS-KD over its 5 exits)' : ''}, BN recalibrated, training mode, dropout ${teacher.dropoutRate}`);
     }
-
     let step = 0;
     if (existing) {
       const checkpoint = loadCheckpoint(existing, { expectPreset: options.preset, expectVariant: options.variant });
-      const saved = checkpoint.manifest.extra as { run?: Record<string, unknown> } | undefined;
-      const run = saved?.run ?? {};
-      for (const [key, value] of Object.entries({ phase: phase.name, epochs: options.epochs, batchSize, seed, maxTrainImages: options.maxTrainImages ?? null })) {
-        if (run[key] !== undefined && run[key] !== value) {
-          throw new OfaError('E_RESUME_MISMATCH', `--resume: the run in ${JSON.stringify(options.outDir)} was started with ${key} ${JSON.stringify(run[key])}, not ${JSON.stringify(value)}`, {
-            hint: `resume with the same ${key}, or start a new run in another --out folder`,
-          });
-        }
-      }
-      trainer.load({ parameters: group(checkpoint.tensors, PARAM_PREFIX), buffers: group(checkpoint.tensors, BUFFER_PREFIX) });
+      checkResumeIdentity(options.outDir, ((checkpoint.manifest.extra as { run?: Record<string, unknown> } | undefined)?.run) ?? {}, identity);
+      const weights = supernetWeights(checkpoint, shapes);
+      trainer.load({ parameters: weights.parameters, buffers: weights.buffers });
       const momentum = trainer.optimizerState;
       momentum.clear();
-      for (const [name, data] of group(checkpoint.tensors, MOMENTUM_PREFIX)) momentum.set(name, Float32Array.from(data));
+      for (const [name, values] of weights.momentum) momentum.set(name, Float32Array.from(values));
       iterator.restore(checkpoint.manifest.dataState as never);
       step = checkpoint.manifest.step;
       result.lastCheckpoint = existing;
+      // A kill between a save and its best mark: the saved validation still competes.
+      const saved = (checkpoint.manifest.metrics as { validation?: { score?: number } }).validation?.score;
+      if (typeof saved === 'number') writer.offerBest(existing, saved, { epoch: checkpoint.manifest.epoch, step });
       log(`resumed from ${existing} at step ${step}/${totalSteps} (epoch ${checkpoint.manifest.epoch})`);
-      record({ event: 'resume', checkpoint: existing, step });
+      runLog.record({ event: 'resume', checkpoint: existing, step });
     } else {
-      if (options.init) {
-        // ofav2.md s3: a phase starts from the network the phase before it produced.
-        const checkpoint = loadCheckpoint(latestCheckpoint(options.init) ?? options.init, { expectPreset: options.preset, expectVariant: options.variant });
-        trainer.load({ parameters: group(checkpoint.tensors, PARAM_PREFIX), buffers: group(checkpoint.tensors, BUFFER_PREFIX) });
-        log(`initialised from ${checkpoint.dir} (phase ${checkpoint.manifest.phase}, step ${checkpoint.manifest.step})`);
+      if (initWeights) {
+        // ofav2.md s3: a phase starts from the network the phase before it produced (its best checkpoint).
+        trainer.load({ parameters: initWeights.weights.parameters, buffers: initWeights.weights.buffers });
+        log(`initialised from ${initWeights.checkpoint.dir} (phase ${initWeights.checkpoint.manifest.phase}, step ${initWeights.checkpoint.manifest.step})`);
       }
       if (phase.name === 'expand-1' || phase.name === 'expand-2') {
         // ofav2.md s2: channels are sorted by importance at the start of each expand phase; the sort
@@ -225,31 +245,24 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         trainer.load({ parameters: read(net.parameters), buffers: read(net.buffers) });
         log('channels sorted by importance for the expand phase');
       }
-      record({ event: 'start', preset: options.preset, variant: options.variant, phase: phase.name, epochs: options.epochs, batchSize, seed, stepsPerEpoch, totalSteps, backend: backend.name, trainImages: trainSet.count, validationImages: data.validation.count });
+      runLog.record({ event: 'start', preset: options.preset, variant: options.variant, phase: phase.name, epochs: options.epochs, warmupEpochs: schedule.warmupEpochs, dropout: phase.dropout, batchSize, seed, stepsPerEpoch, totalSteps, backend: backend.name, trainImages: trainSet.count, validationImages: data.validation.count, validationSubnets: plan.subnets.map(configId), teacher: result.teacher ?? null });
     }
-    log(`training ${options.preset}/${options.variant} phase ${phase.name}: ${options.epochs} epochs x ${stepsPerEpoch} steps of ${batchSize} images (${trainSet.count} training images), backend ${backend.name}, ${trainer.workerCount} worker(s), ${trainer.shards} BN shard(s)`);
+    log(`training ${options.preset}/${options.variant} phase ${phase.name}: ${warmupSteps > 0 ? `${warmupSteps} warm-up steps + ` : ''}${options.epochs} epochs x ${stepsPerEpoch} steps of ${batchSize} images (${trainSet.count} training images), backend ${backend.name}, ${trainer.workerCount} worker(s), ${trainer.shards} BN shard(s), validating ${plan.subnets.length} subnet(s) per epoch`);
 
     const checkpointEvery = options.checkpointEverySteps ?? 200;
     const diverged = (what: string): never => {
-      record({ event: 'non-finite', step, what });
+      runLog.record({ event: 'non-finite', step, what });
       throw new OfaError('E_NON_FINITE', `training diverged: ${what}; stopped without saving`, {
         hint: result.lastCheckpoint ? `the last good checkpoint is ${result.lastCheckpoint}; resume from it with a lower --lr` : 'lower the learning rate (--lr)',
         kind: 'failure',
       });
     };
-    const save = (epoch: number, metrics: Record<string, unknown>) => {
-      const parameters = trainer.getParameters();
-      const buffers = trainer.getBuffers();
-      // The NaN/Inf guard's second half: a non-finite value is never written over the last good checkpoint.
-      const bad = firstNonFinite(parameters) ?? firstNonFinite(buffers);
-      if (bad !== undefined) diverged(`${bad} holds NaN or Inf at step ${step}`);
-      const tensors: TensorMap = new Map();
-      tensorsOf(parameters, shapes, PARAM_PREFIX, tensors);
-      tensorsOf(buffers, shapes, BUFFER_PREFIX, tensors);
-      tensorsOf(trainer.optimizerState, shapes, MOMENTUM_PREFIX, tensors);
-      const dir = join(options.outDir, `step-${String(step).padStart(7, '0')}`);
-      saveCheckpoint(dir, {
-        manifest: {
+    // Epochs count from the end of the warm-up; the warm-up steps belong to epoch 0.
+    const epochOf = (s: number) => Math.max(0, Math.floor((s - warmupSteps) / stepsPerEpoch));
+    const save = (epoch: number, metrics: Record<string, unknown>): string => {
+      const saved = writer.save(
+        { parameters: trainer.getParameters(), buffers: trainer.getBuffers(), momentum: trainer.optimizerState },
+        {
           preset: options.preset,
           variant: options.variant,
           phase: phase.name,
@@ -259,39 +272,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           dataState: iterator.state(),
           optimizer: {
             name: 'sgd',
-            hyperparameters: { momentum: 0.9, nesterov: true, weightDecay: 3e-5, baseLr: schedule.baseLr, warmupEpochs: schedule.warmupEpochs, epochs: schedule.epochs, stepsPerEpoch },
+            hyperparameters: { momentum: 0.9, nesterov: true, weightDecay: 3e-5, baseLr: schedule.baseLr, warmupEpochs: schedule.warmupEpochs, warmup: 'constant-on-top', epochs: schedule.epochs, stepsPerEpoch },
             state: { momentumBuffers: trainer.optimizerState.size },
           },
           metrics,
-          extra: { run: { phase: phase.name, epochs: options.epochs, batchSize, seed, maxTrainImages: options.maxTrainImages ?? null }, phaseDescription: phase },
+          extra: { run: identity, phaseDescription: phase },
         },
-        tensors,
-      });
-      pruneCheckpoints(options.outDir, options.keepCheckpoints ?? 2);
-      result.lastCheckpoint = dir;
-      record({ event: 'checkpoint', dir, step, epoch });
+      );
+      if ('nonFinite' in saved) return diverged(`${saved.nonFinite} holds NaN or Inf at step ${step}`);
+      result.lastCheckpoint = saved.dir;
+      runLog.record({ event: 'checkpoint', dir: saved.dir, step, epoch });
+      return saved.dir;
     };
 
-    const evaluate = (epoch: number): EvalResult[] => {
-      assignVariables(net.parameters, trainer.getParameters());
-      const buffers = trainer.getBuffers();
-      const subnets = options.evalSubnets ?? evalDefaults(options.preset, options.variant, phase);
-      const results: EvalResult[] = [];
-      for (const config of subnets) {
-        assignVariables(net.buffers, buffers);
-        const evaluation = evaluateSubnet(net, config, trainSet, data.validation.count > 0 ? data.validation : data.test, data.spec, {
-          recalibrationImages: options.recalibrationImages,
-          maxImages: options.evalImages ?? 2000,
-          seed,
-        });
-        results.push(evaluation);
-      }
-      result.evaluations.push({ epoch, step, results });
-      record({ event: 'eval', epoch, step, results: results.map(({ id, config, top1, loss, images }) => ({ id, resolution: config.resolution, exit: config.exit, top1, loss, images })) });
-      return results;
-    };
-
-    const progress = new ProgressBar({ label: `${phase.name}`, total: totalSteps - step, unit: 'steps', quiet: options.quiet });
+    const progress = new ProgressBar({ label: `${options.label ?? ''}${phase.name}`, total: totalSteps - step, unit: 'steps', quiet: options.quiet });
     let epochLossSum = 0;
     let epochSteps = 0;
     let epochStarted = performance.now();
@@ -299,31 +293,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const runStarted = performance.now();
     while (step < totalSteps) {
       const batch = await iterator.next();
-      const epoch = Math.floor(step / stepsPerEpoch);
+      const epoch = epochOf(step);
       const configs = stepSubnets({ preset: options.preset, variant: options.variant, seed }, phase, step, batch.resolution);
       const lr = learningRate(schedule, step);
-      let teacherLogits: Float32Array | undefined;
-      if (teacher && teacherConfig) {
-        const config = { ...teacherConfig, resolution: batch.resolution };
-        teacherLogits = tf.tidy(() => {
-          const images = tf.tensor4d(batch.images, [batch.size, batch.resolution, batch.resolution, batch.channels]);
-          // ofav2.md s3 ENS-KD: the teacher's exits, weighted by beta, for EE variants.
-          const logits = teacher!.variant.earlyExits
-            ? tf.addN(teacher!.forwardAllExits(config, images, { training: false }).map((z, i) => tf.mul(z, EXIT_WEIGHTS[i])))
-            : teacher!.forward(config, images, { training: false });
-          return logits.dataSync() as Float32Array;
-        });
-      }
       let outcome: Awaited<ReturnType<ParallelTrainer['step']>>;
       try {
         outcome = await trainer.step(
           configs,
-          { images: batch.images, imageShape: [batch.size, batch.resolution, batch.resolution, batch.channels], labels: batch.labels, teacherLogits },
+          { images: batch.images, imageShape: [batch.size, batch.resolution, batch.resolution, batch.channels], labels: batch.labels, teacher: teacher ? { seed: deriveSeed(seed, 0x7ea, step) } : undefined },
           {
             lr,
             labelSmoothing: options.labelSmoothing ?? 0.1,
             exitWeights: phase.allExits ? EXIT_WEIGHTS : undefined,
             dropout: true,
+            dropoutRate: phase.dropout,
             dropoutSeed: deriveSeed(seed, 0xd80, step),
           },
         );
@@ -338,22 +321,38 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       epochSteps++;
       const entry: StepRecord = { step, epoch: epoch + 1, loss: outcome.loss, lr, resolution: batch.resolution, subnets: configs.map(configId) };
       result.steps.push(entry);
-      if (step % 10 === 0 || step === totalSteps) record({ event: 'step', ...entry, imagesPerSecond: imagesSeen / ((performance.now() - runStarted) / 1000) });
+      if (step % 10 === 0 || step === totalSteps) runLog.record({ event: 'step', ...entry, imagesPerSecond: imagesSeen / ((performance.now() - runStarted) / 1000) });
       progress.tick(1, { loss: outcome.loss, lr, 'img/s': imagesSeen / ((performance.now() - runStarted) / 1000) });
+      options.onStep?.(step, totalSteps);
 
-      const epochDone = step % stepsPerEpoch === 0;
+      const epochDone = step > warmupSteps && (step - warmupSteps) % stepsPerEpoch === 0;
       if (epochDone) {
-        const epochNumber = step / stepsPerEpoch;
+        const epochNumber = (step - warmupSteps) / stepsPerEpoch;
         const seconds = (performance.now() - epochStarted) / 1000;
         const evalNow = (options.evalEvery ?? 1) > 0 ? epochNumber % (options.evalEvery ?? 1) === 0 || step === totalSteps : step === totalSteps;
-        const results = evalNow ? evaluate(epochNumber) : [];
-        const metrics = { trainLoss: epochLossSum / epochSteps, seconds, imagesPerSecond: (epochSteps * batchSize) / seconds, eval: results.map((r) => ({ id: r.id, top1: r.top1 })) };
-        record({ event: 'epoch', epoch: epochNumber, step, ...metrics });
+        let validation: Awaited<ReturnType<typeof validate>> | undefined;
+        if (evalNow) {
+          validation = await validate((jobs) => trainer.evaluate(jobs), plan, { calibration: trainSet, set: heldOut, spec: data.spec }, { recalibrationImages: options.recalibrationImages, maxImages: options.evalImages, seed });
+          result.validationSeconds += validation.seconds;
+          result.evaluations.push({ epoch: epochNumber, step, results: validation.results, score: validation.score, seconds: validation.seconds });
+          runLog.record({ event: 'eval', epoch: epochNumber, step, score: validation.score, seconds: validation.seconds, ensemble: plan.ensemble, results: validation.results.map(({ id, config, top1, loss, images }) => ({ id, resolution: config.resolution, exit: config.exit, top1, loss, images })) });
+        }
+        const results = validation?.results ?? [];
+        const metrics = {
+          trainLoss: epochLossSum / epochSteps,
+          seconds,
+          imagesPerSecond: (epochSteps * batchSize) / seconds,
+          eval: results.map((r) => ({ id: r.id, top1: r.top1 })),
+          ...(validation ? { validation: { score: validation.score, subnets: results.length, ensemble: plan.ensemble, seconds: validation.seconds } } : {}),
+        };
+        runLog.record({ event: 'epoch', epoch: epochNumber, step, ...metrics });
+        const dir = save(epochNumber, metrics);
+        const isBest = validation ? writer.offerBest(dir, validation.score, { epoch: epochNumber, step }) : false;
+        if (isBest) runLog.record({ event: 'best', dir, epoch: epochNumber, step, score: validation!.score });
         log(
           `epoch ${epochNumber}/${options.epochs}: train loss ${(epochLossSum / epochSteps).toFixed(4)}, ${formatDuration(seconds)}, ${metrics.imagesPerSecond.toFixed(1)} img/s` +
-            results.map((r) => `, top-1 ${(100 * r.top1).toFixed(2)}% (${r.config.resolution}px${r.config.exit ? ` exit ${r.config.exit}` : ''})`).join(''),
+            (validation ? `; validation ${(100 * validation.score).toFixed(2)}% mean top-1 of ${results.length} subnet(s)${plan.ensemble ? ' (exit ensemble)' : ''} in ${formatDuration(validation.seconds)}${isBest ? ' (best so far)' : ''}` : ''),
         );
-        save(epochNumber, metrics);
         epochLossSum = 0;
         epochSteps = 0;
         epochStarted = performance.now();
@@ -365,24 +364,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     result.stepsDone = step;
     result.seconds = (performance.now() - started) / 1000;
     result.imagesPerSecond = imagesSeen / ((performance.now() - runStarted) / 1000);
-    if (step >= totalSteps) record({ event: 'done', step, seconds: result.seconds });
+    if (step >= totalSteps) runLog.record({ event: 'done', step, seconds: result.seconds, validationSeconds: result.validationSeconds });
     return result;
   } finally {
     await trainer.close();
     net.dispose();
-    teacher?.dispose();
   }
 }
 
-/** The subnets evaluated at each epoch: the phase's largest and smallest (ofav2.md s3 names more). */
-export function evalDefaults(preset: string, variant: string, phase: Phase): SubnetConfig[] {
-  const space = { preset, variant, dimensions: phase.dimensions };
-  const max = sampleMax(space);
-  const min = sampleMin(space);
-  return configId(max) === configId(min) ? [max] : [max, min];
-}
-
-export function runLogPath(outDir: string): string | undefined {
-  const path = join(outDir, RUN_LOG);
-  return existsSync(path) ? path : undefined;
-}
+export { runLogPath } from './run-log.ts';

@@ -15,6 +15,19 @@ export interface LearningRateSchedule {
   stepsPerEpoch: number;
   /** Where warm-up starts (default 0, as OFA). */
   warmupStartLr?: number;
+  /**
+   * 'linear' (default): a linear ramp inside `epochs`. 'constant-on-top' (ofav2.md s3, the paper's
+   * code): the warm-up epochs run at the constant base LR and come on top of `epochs`, which the
+   * cosine then covers whole.
+   */
+  warmup?: 'linear' | 'constant-on-top';
+}
+
+/** Optimiser steps of the whole schedule (warm-up included). */
+export function scheduleSteps(schedule: LearningRateSchedule): number {
+  const warmupSteps = Math.round(schedule.warmupEpochs * schedule.stepsPerEpoch);
+  const steps = Math.round(schedule.epochs * schedule.stepsPerEpoch);
+  return schedule.warmup === 'constant-on-top' ? warmupSteps + steps : steps;
 }
 
 export function checkSchedule(schedule: LearningRateSchedule): void {
@@ -22,7 +35,7 @@ export function checkSchedule(schedule: LearningRateSchedule): void {
   const problems: string[] = [];
   if (!(Number.isFinite(baseLr) && baseLr >= 0)) problems.push(`baseLr ${baseLr} (allowed: a finite number >= 0)`);
   if (!(Number.isFinite(epochs) && epochs > 0)) problems.push(`epochs ${epochs} (allowed: > 0)`);
-  if (!(Number.isFinite(warmupEpochs) && warmupEpochs >= 0 && warmupEpochs <= epochs)) problems.push(`warmupEpochs ${warmupEpochs} (allowed: 0..epochs)`);
+  if (!(Number.isFinite(warmupEpochs) && warmupEpochs >= 0 && (schedule.warmup === 'constant-on-top' || warmupEpochs <= epochs))) problems.push(`warmupEpochs ${warmupEpochs} (allowed: 0..epochs)`);
   if (!(Number.isInteger(stepsPerEpoch) && stepsPerEpoch > 0)) problems.push(`stepsPerEpoch ${stepsPerEpoch} (allowed: a positive integer)`);
   if (problems.length > 0) throw new OfaError('E_SCHEDULE', `learning-rate schedule: ${problems.join('; ')}`);
 }
@@ -33,6 +46,12 @@ export function learningRate(schedule: LearningRateSchedule, step: number): numb
   if (!Number.isInteger(step) || step < 0) throw new OfaError('E_SCHEDULE', `step ${step} is not allowed; allowed: an integer >= 0`);
   const { baseLr, stepsPerEpoch } = schedule;
   const warmupSteps = Math.round(schedule.warmupEpochs * stepsPerEpoch);
+  if (schedule.warmup === 'constant-on-top') {
+    if (step < warmupSteps) return baseLr;
+    const cosineSteps = Math.round(schedule.epochs * stepsPerEpoch);
+    const t = Math.min(step - warmupSteps, cosineSteps);
+    return 0.5 * baseLr * (1 + Math.cos((Math.PI * t) / cosineSteps));
+  }
   const totalSteps = Math.round(schedule.epochs * stepsPerEpoch);
   if (step < warmupSteps) {
     const start = schedule.warmupStartLr ?? 0;

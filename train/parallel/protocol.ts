@@ -38,6 +38,45 @@ export interface StepLossOptions {
   dropout?: boolean;
   /** Shard k uses dropoutSeed + k, so a step does not depend on which worker runs a shard. */
   dropoutSeed?: number;
+  dropoutRate?: number;
+}
+
+/** The teacher a worker holds (ofav2.md s3): weights, the config it runs, its mode. */
+export interface TeacherMessage {
+  type: 'teacher';
+  parameters: Map<string, Float32Array>;
+  buffers: Map<string, Float32Array>;
+  config: SubnetConfig;
+  /** ENS-KD: the beta-weighted sum of all exits (EE variants). */
+  ensemble: boolean;
+  /** The paper's code runs the teacher in training mode (BN on the batch's statistics) with this dropout. */
+  dropoutRate: number;
+}
+
+/** Evaluate one subnet on images the main thread prepared (already at the config's resolution). */
+export interface EvaluateMessage {
+  type: 'evaluate';
+  id: number;
+  config: SubnetConfig;
+  /** Recalibration batches (ofav2.md s3), each [n, r, r, c]; empty = keep the loaded statistics. */
+  calibration: { images: Float32Array; count: number }[];
+  images: Float32Array;
+  labels: Int32Array;
+  resolution: number;
+  channels: number;
+  /** Score the beta-weighted ensemble of all exits (EE full phase) instead of the config's exit. */
+  ensemble: boolean;
+  /** Also return the logits (tests compare them with other paths). */
+  returnLogits: boolean;
+}
+
+export interface EvaluateDone {
+  type: 'evaluated';
+  id: number;
+  correct: number;
+  lossSum: number;
+  count: number;
+  logits?: Float32Array;
 }
 
 export interface StepMessage {
@@ -49,6 +88,8 @@ export interface StepMessage {
   labels: Int32Array;
   /** [N, classes] or empty. */
   teacherLogits: Float32Array;
+  /** Run the worker's teacher (TeacherMessage) on each shard; its dropout seed is teacherSeed + shard. */
+  teacher?: { seed: number };
   /** Row ranges [start, end) of every shard; this worker runs `shards`. */
   shardRows: [number, number][];
   shards: number[];
@@ -80,5 +121,5 @@ export interface WorkerFailure {
   code?: string;
 }
 
-export type FromWorker = LayoutMessage | StepDone | WorkerFailure | { type: 'attached' };
-export type ToWorker = AttachMessage | StepMessage | { type: 'close' };
+export type FromWorker = LayoutMessage | StepDone | EvaluateDone | WorkerFailure | { type: 'attached' } | { type: 'teacher-ready' };
+export type ToWorker = AttachMessage | StepMessage | TeacherMessage | EvaluateMessage | { type: 'close' };

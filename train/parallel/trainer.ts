@@ -18,7 +18,7 @@ import type { SubnetConfig } from '../../space/index.ts';
 import type { BackendPreference } from '../backend/index.ts';
 import { type SgdOptions, firstNonFinite, sgdStep } from '../optim/index.ts';
 import { type Layout, layoutOf, sharedFloats, viewsOf } from './layout.ts';
-import type { AttachMessage, FromWorker, LayoutMessage, StepDone, StepLossOptions, StepMessage, WorkerInit } from './protocol.ts';
+import type { AttachMessage, EvaluateDone, EvaluateMessage, FromWorker, LayoutMessage, StepDone, StepLossOptions, StepMessage, TeacherMessage, WorkerInit } from './protocol.ts';
 
 export interface ParallelTrainerOptions {
   preset: string;
@@ -39,6 +39,27 @@ export interface StepInput {
   labels: Int32Array | readonly number[];
   /** ENS-KD / KD teacher logits [N, classes], row-major. */
   teacherLogits?: Float32Array;
+  /** Instead: the workers run their teacher (setTeacher) on each shard, dropout seed `seed + shard`. */
+  teacher?: { seed: number };
+}
+
+/** One subnet to evaluate (evaluate()): images already at the config's resolution, NHWC. */
+export interface EvaluationJob {
+  config: SubnetConfig;
+  /** Recalibration batches (ofav2.md s3); empty keeps the loaded BN statistics. */
+  calibration: { images: Float32Array; count: number }[];
+  images: Float32Array;
+  labels: Int32Array;
+  /** EE full phase: the beta-weighted ensemble of all exits. */
+  ensemble?: boolean;
+  returnLogits?: boolean;
+}
+
+export interface EvaluationResult {
+  correct: number;
+  lossSum: number;
+  count: number;
+  logits?: Float32Array;
 }
 
 export interface GradientOptions extends StepLossOptions {
@@ -219,7 +240,7 @@ export class ParallelTrainer {
     const replies = (await Promise.all(
       this.handles.map((handle, w) => {
         const shards = Array.from({ length: this.shards }, (_, k) => k).filter((k) => k % this.workerCount === w);
-        const message: StepMessage = { type: 'step', id, configs: [...configs], images, imageShape: input.imageShape, labels, teacherLogits, shardRows, shards, loss, profile: profile ?? false };
+        const message: StepMessage = { type: 'step', id, configs: [...configs], images, imageShape: input.imageShape, labels, teacherLogits, teacher: input.teacher, shardRows, shards, loss, profile: profile ?? false };
         const reply = ParallelTrainer.receive(handle);
         handle.worker.postMessage(message);
         return reply;
@@ -287,6 +308,58 @@ export class ParallelTrainer {
       timings: { total: now - started, load: slowest('load'), compute: slowest('compute'), write: slowest('write'), reduce: now - reduceStarted, update: 0 },
       ...(kernels ? { kernels, forward } : {}),
     };
+  }
+
+  /**
+   * Gives every worker the teacher of the coming steps (ofav2.md s3): its weights, the config it runs
+   * (the maximal subnet), whether it is an exit ensemble (ENS-KD) and its dropout.
+   */
+  async setTeacher(teacher: Omit<TeacherMessage, 'type'>): Promise<void> {
+    if (this.closed) throw new OfaError('E_PARALLEL_CLOSED', 'this ParallelTrainer is closed', { kind: 'failure' });
+    await Promise.all(
+      this.handles.map((handle) => {
+        const reply = ParallelTrainer.receive(handle);
+        handle.worker.postMessage({ type: 'teacher', ...teacher } satisfies TeacherMessage);
+        return reply;
+      }),
+    );
+  }
+
+  /**
+   * Evaluates subnets on the workers, with the current shared parameters and BN statistics (each job
+   * recalibrates its own copy first): jobs run one per worker at a time, so two workers evaluate two
+   * subnets at once. Results come back in job order.
+   */
+  async evaluate(jobs: readonly EvaluationJob[]): Promise<EvaluationResult[]> {
+    if (this.closed) throw new OfaError('E_PARALLEL_CLOSED', 'this ParallelTrainer is closed', { kind: 'failure' });
+    const results = new Array<EvaluationResult>(jobs.length);
+    let next = 0;
+    const runOn = async (handle: WorkerHandle): Promise<void> => {
+      while (next < jobs.length) {
+        const index = next++;
+        const job = jobs[index];
+        const resolution = job.config.resolution;
+        const pixels = job.labels.length > 0 ? job.images.length / job.labels.length : 0;
+        const message: EvaluateMessage = {
+          type: 'evaluate',
+          id: this.nextId++,
+          config: job.config,
+          calibration: job.calibration,
+          images: job.images,
+          labels: job.labels,
+          resolution,
+          channels: pixels > 0 ? Math.round(pixels / (resolution * resolution)) : 1,
+          ensemble: job.ensemble ?? false,
+          returnLogits: job.returnLogits ?? false,
+        };
+        const reply = ParallelTrainer.receive(handle);
+        handle.worker.postMessage(message);
+        const done = (await reply) as EvaluateDone;
+        results[index] = { correct: done.correct, lossSum: done.lossSum, count: done.count, ...(done.logits ? { logits: done.logits } : {}) };
+      }
+    };
+    await Promise.all(this.handles.map(runOn));
+    return results;
   }
 
   /** One training step: gradients (computeGradients), then train/optim's sgdStep on the shared parameters. */

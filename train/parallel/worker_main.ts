@@ -4,9 +4,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, readInto } from '../backend/index.ts';
-import { Supernet, computeGradients, subnetLoss } from '../supernet/index.ts';
+import { EXIT_WEIGHTS, Supernet, computeGradients, subnetLoss } from '../supernet/index.ts';
 import { type Layout, layoutOf } from './layout.ts';
-import type { AttachMessage, FromWorker, StepDone, StepMessage, ToWorker, WorkerInit } from './protocol.ts';
+import type { AttachMessage, EvaluateDone, EvaluateMessage, FromWorker, StepDone, StepMessage, TeacherMessage, ToWorker, WorkerInit } from './protocol.ts';
 
 const port = parentPort;
 if (port === null) throw new Error('train/parallel/worker_main.ts must run in a worker thread');
@@ -36,6 +36,75 @@ async function main(): Promise<void> {
   send({ type: 'layout', parameters: parameterLayout.slots.map((s) => [s.name, s.shape]), buffers: bufferLayout.slots.map((s) => [s.name, s.shape]), backend });
 
   let shared: AttachMessage | undefined;
+  let teacher: { net: Supernet; message: TeacherMessage } | undefined;
+
+  function setTeacher(message: TeacherMessage): void {
+    teacher?.net.dispose();
+    const teacherNet = new Supernet({ preset: init.preset, variant: init.variant, seed: init.seed });
+    for (const [name, values] of [...message.parameters, ...message.buffers]) {
+      const variable = teacherNet.parameters.get(name) ?? teacherNet.buffers.get(name);
+      if (!variable) throw new Error(`teacher: no variable named ${name}`);
+      const value = tf.tensor(values, variable.shape);
+      variable.assign(value);
+      value.dispose();
+    }
+    teacher = { net: teacherNet, message };
+  }
+
+  /**
+   * ofav2.md s3: the teacher's logits for one shard, without gradients. As the paper's code runs it: in
+   * training mode (BN on the shard's own statistics) with its dropout; ENS-KD sums the exits weighted
+   * by beta. The teacher's running statistics move, but training mode never reads them.
+   */
+  function teacherLogits_(images: tf.Tensor4D, seed: number): tf.Tensor2D {
+    const { net: teacherNet, message } = teacher!;
+    const config = { ...message.config, resolution: images.shape[1] };
+    const options = { training: true, dropout: message.dropoutRate > 0, dropoutRate: message.dropoutRate, dropoutSeed: seed };
+    return tf.tidy(() =>
+      message.ensemble
+        ? (tf.addN(teacherNet.forwardAllExits(config, images, options).map((z, i) => tf.mul(z, EXIT_WEIGHTS[i]))) as tf.Tensor2D)
+        : teacherNet.forward(config, images, options),
+    );
+  }
+
+  function evaluate(message: EvaluateMessage): EvaluateDone {
+    const memory = shared!;
+    load(net.parameters, parameterLayout, memory.parameters);
+    load(net.buffers, bufferLayout, memory.buffers);
+    const { resolution: r, channels: c } = message;
+    const pixels = r * r * c;
+    if (message.calibration.length > 0) {
+      const batches = message.calibration.map((b) => tf.tensor4d(b.images, [b.count, r, r, c]));
+      try {
+        net.recalibrateBatchNorm(message.config, batches, { allExits: message.ensemble });
+      } finally {
+        tf.dispose(batches);
+      }
+    }
+    const count = message.labels.length;
+    const classes = net.preset.numClasses;
+    const logitsOut = message.returnLogits ? new Float32Array(count * classes) : undefined;
+    let correct = 0;
+    let lossSum = 0;
+    const batch = 250;
+    for (let start = 0; start < count; start += batch) {
+      const rows = Math.min(batch, count - start);
+      const [hits, loss] = tf.tidy(() => {
+        const images = tf.tensor4d(message.images.subarray(start * pixels, (start + rows) * pixels), [rows, r, r, c]);
+        const labels = tf.tensor1d(message.labels.subarray(start, start + rows), 'int32');
+        const logits = message.ensemble
+          ? (tf.addN(net.forwardAllExits(message.config, images, { training: false }).map((z, i) => tf.mul(z, EXIT_WEIGHTS[i]))) as tf.Tensor2D)
+          : net.forward(message.config, images, { training: false });
+        if (logitsOut) logitsOut.set(logits.dataSync() as Float32Array, start * classes);
+        const hitCount = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'));
+        const ce = tf.sum(tf.neg(tf.sum(tf.mul(tf.oneHot(labels, classes), tf.logSoftmax(logits)), 1)));
+        return [hitCount.dataSync()[0], ce.dataSync()[0]];
+      });
+      correct += hits;
+      lossSum += loss;
+    }
+    return { type: 'evaluated', id: message.id, correct, lossSum, count, ...(logitsOut ? { logits: logitsOut } : {}) };
+  }
 
   async function step(message: StepMessage): Promise<StepDone> {
     const memory = shared!;
@@ -56,9 +125,11 @@ async function main(): Promise<void> {
       load(net.buffers, bufferLayout, memory.buffers);
       const pixels = height * width * channels;
       const images = tf.tensor4d(message.images.subarray(start * pixels, end * pixels), [rows, height, width, channels]);
-      const teacherLogits = message.teacherLogits.length > 0
-        ? tf.tensor2d(message.teacherLogits.subarray(start * classes, end * classes), [rows, classes])
-        : undefined;
+      const teacherLogits = message.teacher
+        ? teacherLogits_(images, message.teacher.seed + shard)
+        : message.teacherLogits.length > 0
+          ? tf.tensor2d(message.teacherLogits.subarray(start * classes, end * classes), [rows, classes])
+          : undefined;
       timings.load += performance.now() - started;
       started = performance.now();
       const run = () => computeGradients(net, message.configs, images, message.labels.subarray(start, end), {
@@ -117,7 +188,26 @@ async function main(): Promise<void> {
   port!.on('message', (message: ToWorker) => {
     if (message.type === 'close') {
       net.dispose();
+      teacher?.net.dispose();
       port!.close();
+      return;
+    }
+    if (message.type === 'teacher') {
+      try {
+        setTeacher(message);
+        send({ type: 'teacher-ready' });
+      } catch (error) {
+        send({ type: 'error', message: (error as Error).message });
+      }
+      return;
+    }
+    if (message.type === 'evaluate') {
+      try {
+        send(evaluate(message));
+      } catch (error) {
+        const e = error as { message?: string; code?: string };
+        send({ type: 'error', id: message.id, message: e?.message ?? String(error), code: e?.code });
+      }
       return;
     }
     if (message.type === 'attach') {

@@ -28,6 +28,8 @@ export interface LossOptions {
   /** Dropout before the classifier (default true in a training step). */
   dropout?: boolean;
   dropoutSeed?: number;
+  /** Dropout rate (default: the preset's). */
+  dropoutRate?: number;
   /** Training-mode BN (batch statistics, running statistics updated). Default true. */
   training?: boolean;
 }
@@ -65,7 +67,7 @@ export function subnetLoss(net: Supernet, config: SubnetConfig, images: tf.Tenso
   checkBatch(net, images, labels, options);
   const classes = net.preset.numClasses;
   const smoothing = options.labelSmoothing ?? 0.1;
-  const forwardOptions = { training: options.training ?? true, dropout: options.dropout ?? true, dropoutSeed: options.dropoutSeed };
+  const forwardOptions = { training: options.training ?? true, dropout: options.dropout ?? true, dropoutSeed: options.dropoutSeed, dropoutRate: options.dropoutRate };
   return tf.tidy(() => {
     const target = tf.add(tf.mul(oneHotLabels(labels, classes), 1 - smoothing), smoothing / classes) as tf.Tensor2D;
     const teacher = options.teacherLogits ? tf.softmax(options.teacherLogits) : undefined;

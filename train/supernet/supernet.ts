@@ -44,6 +44,8 @@ export interface ForwardOptions {
   dropout?: boolean;
   /** Seed of the dropout mask, for reproducible steps (tf.dropout's seed). */
   dropoutSeed?: number;
+  /** Dropout rate (default: the preset's); ofav2.md s3 sets it per phase (0.2 full, 0.1 after). */
+  dropoutRate?: number;
 }
 
 export class Supernet {
@@ -91,7 +93,7 @@ export class Supernet {
   }
 
   private context(options: ForwardOptions): ForwardContext {
-    return { training: options.training, dropout: options.dropout ?? false, dropoutRate: this.preset.dropout, dropoutSeed: options.dropoutSeed };
+    return { training: options.training, dropout: options.dropout ?? false, dropoutRate: options.dropoutRate ?? this.preset.dropout, dropoutSeed: options.dropoutSeed };
   }
 
   private geometryOf(config: SubnetConfig): SubnetGeometry {
