@@ -13,6 +13,8 @@ export interface FlagSpec {
   alias?: string;
   /** Placeholder shown in help, e.g. N or FILE. */
   placeholder?: string;
+  /** Former names of this flag: refused with a pointer to the current one (one spelling per meaning). */
+  formerly?: readonly string[];
 }
 
 export interface CommandSpec {
@@ -20,7 +22,7 @@ export interface CommandSpec {
   summary: string;
   usage: string;
   flags: Record<string, FlagSpec>;
-  /** Positional arguments: their names for the help text. */
+  /** Positional arguments: their names for the help text. Without them, any argument is refused. */
   positionals?: string[];
   examples?: string[];
 }
@@ -50,42 +52,81 @@ export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
       break;
     }
     if (!token.startsWith('-') || token === '-') {
+      if (!spec.positionals?.length) {
+        throw new OfaError('E_ARGS', `ofa ${spec.name}: unexpected argument ${JSON.stringify(token)}; this command takes flags only`, { hint: `run \`ofa ${spec.name} --help\`` });
+      }
       positionals.push(token);
       continue;
     }
-    let name: string;
+    let name: string | undefined;
     let inline: string | undefined;
     if (token.startsWith('--')) {
       const eq = token.indexOf('=');
       name = eq >= 0 ? token.slice(2, eq) : token.slice(2);
       inline = eq >= 0 ? token.slice(eq + 1) : undefined;
     } else {
-      name = byAlias.get(token.slice(1)) ?? token.slice(1);
+      // A single dash introduces an alias (-o) and nothing else: -json is not --json.
+      name = byAlias.get(token.slice(1));
     }
-    let flag = spec.flags[name];
+    let flag = name === undefined ? undefined : spec.flags[name];
     let negated = false;
-    if (!flag && name.startsWith('no-') && spec.flags[name.slice(3)]?.type === 'boolean') {
+    if (!flag && name?.startsWith('no-') && spec.flags[name.slice(3)]?.type === 'boolean') {
       name = name.slice(3);
       flag = spec.flags[name];
       negated = true;
     }
-    if (!flag) {
-      throw new OfaError('E_ARGS', `ofa ${spec.name}: unknown flag ${JSON.stringify(token)}; allowed: ${Object.keys(spec.flags).map((f) => `--${f}`).join(', ')}`, {
-        hint: `run \`ofa ${spec.name} --help\``,
-      });
-    }
+    if (!flag || name === undefined) throw unknownFlag(spec, token);
     if (flag.type === 'boolean') {
-      flags[name] = inline === undefined ? !negated : !['false', '0', 'no'].includes(inline);
+      flags[name] = inline === undefined ? !negated : booleanValue(spec.name, name, inline) !== negated;
       continue;
     }
     const raw = inline ?? argv[++i];
-    if (raw === undefined) throw new OfaError('E_ARGS', `ofa ${spec.name}: flag --${name} needs a value (${flag.placeholder ?? flag.type})`);
+    // `--out --json`: the next token is a flag, not the value (an inline --out=--x is taken as given).
+    if (raw === undefined || (inline === undefined && raw.startsWith('--'))) {
+      throw new OfaError('E_ARGS', `ofa ${spec.name}: flag --${name} needs a value (${flag.placeholder ?? flag.type})${raw === undefined ? '' : `; got the flag ${JSON.stringify(raw)}`}`, {
+        hint: `run \`ofa ${spec.name} --help\``,
+      });
+    }
     flags[name] = convert(spec.name, name, flag, raw, flags[name]);
   }
   for (const [name, flag] of Object.entries(spec.flags)) {
     if (flags[name] === undefined && flag.default !== undefined) flags[name] = flag.default;
   }
   return { flags, positionals, help };
+}
+
+/** The refusal of an unknown flag: a renamed flag points at its new name, a typo at the closest one. */
+function unknownFlag(spec: CommandSpec, token: string): OfaError {
+  const given = token.replace(/^--?/, '').replace(/=.*$/, '');
+  const names = Object.keys(spec.flags);
+  const renamed = names.find((name) => spec.flags[name].formerly?.includes(given));
+  const near = renamed ?? closest(given, names);
+  const pointer = renamed ? `; it is now --${renamed}` : near ? `; did you mean --${near}?` : '';
+  return new OfaError('E_ARGS', `ofa ${spec.name}: unknown flag ${JSON.stringify(token)}${pointer} (allowed: ${names.map((f) => `--${f}`).join(', ')})`, {
+    hint: `run \`ofa ${spec.name} --help\``,
+  });
+}
+
+/** The flag name within edit distance 2 of `given` (or that `given` abbreviates), if exactly one is. */
+function closest(given: string, names: string[]): string | undefined {
+  const near = names.filter((name) => editDistance(given, name) <= Math.min(2, Math.floor(name.length / 2)) || (given.length >= 2 && name.startsWith(given)));
+  return near.length === 1 ? near[0] : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+function booleanValue(command: string, name: string, raw: string): boolean {
+  if (['true', '1', 'yes'].includes(raw)) return true;
+  if (['false', '0', 'no'].includes(raw)) return false;
+  throw new OfaError('E_ARGS', `ofa ${command}: --${name}=${raw} is not valid; allowed: true, false (or 1, 0, yes, no)`, { hint: `run \`ofa ${command} --help\`` });
 }
 
 function convert(command: string, name: string, flag: FlagSpec, raw: string, previous: ParsedFlags[string]): ParsedFlags[string] {

@@ -22,20 +22,20 @@ import { helpText, log, out, parseArgs, type CommandSpec } from './args.ts';
 const EXPORT_SPEC: CommandSpec = {
   name: 'export',
   summary: 'export subnets to ONNX (opset 17, BN folded); `ofa export inspect FILE` to read one back',
-  usage: 'ofa export (--checkpoint DIR | --random-init --seed S) (--subnet CFG.json -o FILE.onnx | --subnets LIST.json -o DIR)',
+  usage: 'ofa export (--checkpoint DIR | --random-init --seed S) (--subnet CFG.json -o FILE.onnx | --subnet-list LIST.json -o DIR)',
   flags: {
     checkpoint: { type: 'string', description: 'supernet checkpoint folder (manifest.json + weights.safetensors)', placeholder: 'DIR' },
     'random-init': { type: 'boolean', description: 'random weights instead of a checkpoint (for latency work)' },
     // No declared default: a --seed given with --checkpoint must be told apart from an absent one.
     seed: { type: 'int', description: 'seed of --random-init (default 0; only with --random-init)', placeholder: 'S' },
     subnet: { type: 'string', description: 'one subnet config (JSON file)', placeholder: 'CFG.json' },
-    subnets: { type: 'string', description: 'a JSON array of subnet configs; writes DIR/<config id>.onnx each', placeholder: 'LIST.json' },
-    output: { type: 'string', alias: 'o', description: 'output file (--subnet) or existing folder (--subnets)', placeholder: 'PATH' },
+    'subnet-list': { type: 'string', description: 'a JSON array of subnet configs; writes DIR/<config id>.onnx each', placeholder: 'LIST.json', formerly: ['subnets'] },
+    out: { type: 'string', alias: 'o', description: 'output file (--subnet) or existing folder (--subnet-list)', placeholder: 'PATH', formerly: ['output'] },
     json: { type: 'boolean', description: 'print a JSON summary' },
   },
   examples: [
     'ofa export --random-init --seed 1 --subnet cfg.json -o model.onnx',
-    'ofa export --checkpoint runs/fashion-ee-d --subnets front.json -o models/',
+    'ofa export --checkpoint runs/fashion-ee-d --subnet-list front.json -o models/',
     'ofa export inspect model.onnx --json',
   ],
 };
@@ -83,11 +83,11 @@ async function runExport(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length > 0) throw new OfaError('E_ARGS', `ofa export: unexpected argument ${JSON.stringify(positionals[0])}`, { hint: 'run `ofa export --help`' });
-  const output = flags.output as string | undefined;
+  const output = flags.out as string | undefined;
   const single = flags.subnet as string | undefined;
-  const list = flags.subnets as string | undefined;
-  if ((single === undefined) === (list === undefined)) throw new OfaError('E_ARGS', 'ofa export: give exactly one of --subnet CFG.json and --subnets LIST.json', { hint: 'run `ofa export --help`' });
-  if (!output) throw new OfaError('E_ARGS', 'ofa export: missing -o/--output', { hint: 'run `ofa export --help`' });
+  const list = flags['subnet-list'] as string | undefined;
+  if ((single === undefined) === (list === undefined)) throw new OfaError('E_ARGS', 'ofa export: give exactly one of --subnet CFG.json and --subnet-list LIST.json', { hint: 'run `ofa export --help`' });
+  if (!output) throw new OfaError('E_ARGS', 'ofa export: missing -o/--out', { hint: 'run `ofa export --help`' });
   const weights = weightFlags(flags);
   // Read and validate every input before loading weights or writing anything.
   const configs: SubnetConfig[] = single ? [readSubnetConfigFile(single)] : readSubnetListFile(list as string);
@@ -98,7 +98,7 @@ async function runExport(argv: string[]): Promise<number> {
   }
   else {
     if (!existsSync(output) || !statSync(output).isDirectory()) {
-      throw new OfaError('E_OUTPUT_DIR', `ofa export --subnets: output folder ${JSON.stringify(output)} does not exist`, { hint: 'create the folder first' });
+      throw new OfaError('E_OUTPUT_DIR', `ofa export --subnet-list: output folder ${JSON.stringify(output)} does not exist`, { hint: 'create the folder first' });
     }
     targets = configs.map((config) => join(output, `${configId(config)}.onnx`));
   }

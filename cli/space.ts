@@ -43,17 +43,17 @@ const SPECS: Record<string, CommandSpec> = {
   sample: {
     name: 'space sample',
     summary: 'print canonical subnet configs: random (seeded), min, max or uniform',
-    usage: 'ofa space sample [--kind random|min|max|uniform] [--n N] [--seed S] [--preset P] [--variant V] [--json]',
+    usage: 'ofa space sample [--kind random|min|max|uniform] [--subnets N] [--seed S] [--preset P] [--variant V] [--json]',
     flags: {
       ...COMMON,
       kind: { type: 'string', description: 'which configs', default: 'random', choices: ['random', 'min', 'max', 'uniform'], placeholder: 'KIND' },
-      n: { type: 'int', description: 'number of random configs', default: 1, placeholder: 'N' },
+      subnets: { type: 'int', description: 'number of random configs (--kind random)', default: 1, placeholder: 'N', formerly: ['n'] },
       seed: { type: 'int', description: 'random seed', default: 0, placeholder: 'S' },
       kernel: { type: 'int', description: 'kernel size for --kind uniform (default: the largest)', placeholder: 'K' },
       expand: { type: 'int', description: 'expand ratio for --kind uniform (default: the largest)', placeholder: 'E' },
       depth: { type: 'int', description: 'depth for --kind uniform (default: the largest)', placeholder: 'D' },
     },
-    examples: ['ofa space sample --n 5 --seed 1 --json', 'ofa space sample --kind uniform --kernel 5 --expand 4 --depth 3 --json'],
+    examples: ['ofa space sample --subnets 5 --seed 1 --json', 'ofa space sample --kind uniform --kernel 5 --expand 4 --depth 3 --json'],
   },
   validate: {
     name: 'space validate',
@@ -66,18 +66,18 @@ const SPECS: Record<string, CommandSpec> = {
       variant: { type: 'string', description: 'require this variant (default: any)', choices: VARIANT_NAMES, placeholder: 'NAME' },
       json: COMMON.json,
     },
-    examples: ['ofa space validate subnet.json', 'ofa space sample --n 3 --json | ofa space validate -', 'ofa space validate --preset fashion --variant ee-d subnets.json'],
+    examples: ['ofa space validate subnet.json', 'ofa space sample --subnets 3 --json | ofa space validate -', 'ofa space validate --preset fashion --variant ee-d subnets.json'],
   },
   stats: {
     name: 'space stats',
     summary: 'MACs and parameters over random samples plus the min and max configs',
-    usage: 'ofa space stats [--n N] [--seed S] [--preset P] [--variant V] [--json]',
+    usage: 'ofa space stats [--subnets N] [--seed S] [--preset P] [--variant V] [--json]',
     flags: {
       ...COMMON,
-      n: { type: 'int', description: 'number of random samples', default: 1000, placeholder: 'N' },
+      subnets: { type: 'int', description: 'number of random subnets (the min and max configs are added)', default: 1000, placeholder: 'N', formerly: ['n'] },
       seed: { type: 'int', description: 'random seed', default: 0, placeholder: 'S' },
     },
-    examples: ['ofa space stats --n 2000 --json'],
+    examples: ['ofa space stats --subnets 2000 --json'],
   },
 };
 
@@ -95,7 +95,7 @@ export async function run(argv: string[]): Promise<number> {
     case 'validate':
       return validate(parsed.positionals, { preset: flags.preset as string | undefined, variant: flags.variant as string | undefined }, flags.json === true);
     case 'stats':
-      return stats(space, flags.n as number, flags.seed as number, flags.json === true);
+      return stats(space, flags.subnets as number, flags.seed as number, flags.json === true);
   }
   return 2;
 }
@@ -136,8 +136,8 @@ function info(space: { preset: string; variant: string }, json: boolean): number
 
 function sample(space: { preset: string; variant: string }, flags: Record<string, unknown>): number {
   let configs: SubnetConfig[];
-  const n = flags.n as number;
-  if (n < 1) throw new OfaError('E_ARGS', `ofa space sample: --n ${n} is not valid; allowed: an integer >= 1`);
+  const n = flags.subnets as number;
+  if (n < 1) throw new OfaError('E_ARGS', `ofa space sample: --subnets ${n} is not valid; allowed: an integer >= 1`);
   switch (flags.kind) {
     case 'min':
       configs = [sampleMin(space)];
@@ -226,7 +226,7 @@ function summary(values: number[]): { min: number; median: number; max: number }
 }
 
 function stats(space: { preset: string; variant: string }, n: number, seed: number, json: boolean): number {
-  if (n < 0) throw new OfaError('E_ARGS', `ofa space stats: --n ${n} is not valid; allowed: an integer >= 0`);
+  if (n < 0) throw new OfaError('E_ARGS', `ofa space stats: --subnets ${n} is not valid; allowed: an integer >= 0`);
   const rng = createRng(seed);
   const configs = [sampleMin(space), sampleMax(space), ...Array.from({ length: n }, () => sampleRandom(space, rng))];
   const costs = configs.map(subnetCost);

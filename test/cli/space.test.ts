@@ -27,11 +27,11 @@ test('space info --json: allowed values and the exact count (string beyond 2^53)
 });
 
 test('space sample: N canonical configs that validate, reproducible by seed', (t) => {
-  const a = ofa(['space', 'sample', '--n', '5', '--seed', '3', '--json', '--variant', 'ee-d-p']);
+  const a = ofa(['space', 'sample', '--subnets', '5', '--seed', '3', '--json', '--variant', 'ee-d-p']);
   t.is(a.code, 0, a.stderr);
   const configs = JSON.parse(a.stdout);
   t.is(configs.length, 5);
-  t.deepEqual(JSON.parse(ofa(['space', 'sample', '--n', '5', '--seed', '3', '--json', '--variant', 'ee-d-p']).stdout), configs);
+  t.deepEqual(JSON.parse(ofa(['space', 'sample', '--subnets', '5', '--seed', '3', '--json', '--variant', 'ee-d-p']).stdout), configs);
   const v = ofa(['space', 'validate', '-'], a.stdout);
   t.is(v.code, 0, v.stderr);
   t.regex(v.stdout, /5 configs valid/);
@@ -85,7 +85,7 @@ test('space validate: bad configs exit 2 with one line per fault naming path, va
 });
 
 test('space stats --json: MACs and params over the samples plus min and max', (t) => {
-  const r = ofa(['space', 'stats', '--n', '50', '--json', '--variant', 'ofa']);
+  const r = ofa(['space', 'stats', '--subnets', '50', '--json', '--variant', 'ofa']);
   t.is(r.code, 0, r.stderr);
   const stats = JSON.parse(r.stdout);
   t.is(stats.samples, 52);
@@ -97,7 +97,7 @@ test('bad flags and commands: exit 2 with a clear message, --help everywhere', (
   const badPreset = ofa(['space', 'info', '--preset', 'imagenet']);
   t.is(badPreset.code, 2);
   t.regex(badPreset.stderr, /--preset "imagenet" is not valid; allowed: tiny-imagenet, fashion, micro/);
-  t.is(ofa(['space', 'sample', '--n', 'x']).code, 2);
+  t.is(ofa(['space', 'sample', '--subnets', 'x']).code, 2);
   t.is(ofa(['space', 'sample', '--bogus']).code, 2);
   t.is(ofa(['nope']).code, 2);
   t.is(ofa(['space', 'frobnicate']).code, 2);

@@ -98,12 +98,12 @@ serial('export --random-init --subnet, then inspect (text and --json): MACs and 
   await session.release();
 });
 
-serial('export --subnets LIST -o DIR writes DIR/<config id>.onnx for each; a bad entry writes nothing', async (t) => {
+serial('export --subnet-list LIST -o DIR writes DIR/<config id>.onnx for each; a bad entry writes nothing', async (t) => {
   const dir = tempDir(t);
   const configs = [0, 1, 2].map((seed) => sampleRandom({ preset: 'micro', variant: 'd' }, createRng(seed)));
   writeFileSync(join(dir, 'list.json'), JSON.stringify(configs));
   mkdirSync(join(dir, 'out'));
-  const run = await ofa(['export', '--random-init', '--subnets', join(dir, 'list.json'), '-o', join(dir, 'out'), '--json']);
+  const run = await ofa(['export', '--random-init', '--subnet-list', join(dir, 'list.json'), '-o', join(dir, 'out'), '--json']);
   t.is(run.code, 0, run.stderr);
   t.deepEqual(listing(join(dir, 'out')), configs.map((c) => `${configId(c)}.onnx`).sort());
   t.is(JSON.parse(run.stdout).models.length, 3);
@@ -111,13 +111,13 @@ serial('export --subnets LIST -o DIR writes DIR/<config id>.onnx for each; a bad
   const bad = [...configs, { ...configs[0], stages: [{ ...configs[0].stages[0], layers: configs[0].stages[0].layers.map((l) => ({ ...l, kernel: 4 })) }, ...configs[0].stages.slice(1)] }];
   writeFileSync(join(dir, 'bad.json'), JSON.stringify(bad));
   mkdirSync(join(dir, 'out2'));
-  const refused = await ofa(['export', '--random-init', '--subnets', join(dir, 'bad.json'), '-o', join(dir, 'out2')]);
+  const refused = await ofa(['export', '--random-init', '--subnet-list', join(dir, 'bad.json'), '-o', join(dir, 'out2')]);
   t.is(refused.code, 2);
   t.regex(refused.stderr, /bad\.json\[3\].*\n.*kernel/);
   t.deepEqual(listing(join(dir, 'out2')), []);
 });
 
-serial('bad input: unknown preset, missing output folder (--subnet and --subnets), missing flags: exit 2, clear message, no file', async (t) => {
+serial('bad input: unknown preset, missing output folder (--subnet and --subnet-list), missing flags: exit 2, clear message, no file', async (t) => {
   const dir = tempDir(t);
   const config = { ...sampleMax({ preset: 'micro', variant: 'ofa' }), preset: 'mikro' };
   writeFileSync(join(dir, 'cfg.json'), JSON.stringify(config));
@@ -129,9 +129,9 @@ serial('bad input: unknown preset, missing output folder (--subnet and --subnets
   const missing = await ofa(['export', '--random-init', '--subnet', join(dir, 'ok.json'), '-o', join(dir, 'nope', 'b.onnx')]);
   t.is(missing.code, 2);
   t.regex(missing.stderr, /E_OUTPUT_DIR.*nope.*does not exist/);
-  // --subnets into an output folder that does not exist: refused, the folder is not created.
+  // --subnet-list into an output folder that does not exist: refused, the folder is not created.
   writeFileSync(join(dir, 'list.json'), JSON.stringify([sampleMax({ preset: 'micro', variant: 'ofa' })]));
-  const missingFolder = await ofa(['export', '--random-init', '--subnets', join(dir, 'list.json'), '-o', `${join(dir, 'missing', 'dir')}/`]);
+  const missingFolder = await ofa(['export', '--random-init', '--subnet-list', join(dir, 'list.json'), '-o', `${join(dir, 'missing', 'dir')}/`]);
   t.is(missingFolder.code, 2);
   t.regex(missingFolder.stderr, /E_OUTPUT_DIR.*missing\/dir\/.*does not exist/);
   t.false(existsSync(join(dir, 'missing')));
@@ -206,7 +206,7 @@ serial('--checkpoint: exports from a saved supernet (metadata, node names); --se
   const fashion = sampleRandom({ preset: 'fashion', variant: 'ee-d' }, createRng(2));
   writeFileSync(join(dir, 'presets.json'), JSON.stringify([good, fashion]));
   mkdirSync(join(dir, 'models'));
-  const otherPreset = await ofa(['export', '--checkpoint', ckpt, '--subnets', join(dir, 'presets.json'), '-o', join(dir, 'models')]);
+  const otherPreset = await ofa(['export', '--checkpoint', ckpt, '--subnet-list', join(dir, 'presets.json'), '-o', join(dir, 'models')]);
   t.is(otherPreset.code, 2);
   t.regex(otherPreset.stderr, /E_CONFIG_SUPERNET.*preset "fashion" variant "ee-d" does not fit the checkpoint.*preset "micro" variant "ee-d"/);
   t.deepEqual(listing(join(dir, 'models')), []);
