@@ -3,16 +3,17 @@
 // measurements of one model (coefficient of variation of the medians and of the fastest runs of fresh
 // sessions, plain and divided by the speed reference measured beside them).
 // Run alone: flock /tmp/ofav2-heavy.lock node --import tsx bench/run.ts profile
-import { loadDevice, makeFeeds, measureInterleaved, probeModel, referenceModel, resolveProtocol, timeSession, getRuntime, dimsFor, type RuntimeSession } from '../profile/index.ts';
-import { randomStaticSubnet } from '../export/random.ts';
-import { exportSubnet, randomInitSource } from '../export/subnet.ts';
-import { encodeModel } from '../export/onnx.ts';
+import { loadDevice, measureInterleaved, planInputs, probeModel, referenceModel, getRuntime, dimsFor, type InputPlan, type Runtime } from '../profile/index.ts';
+// The bare loop below runs the Node runtimes' sessions directly: it measures their own timing loop.
+import { feedsFor, type OrtSession } from '../profile/runtimes/ort.ts';
+import { encodeModel, exportSubnet, randomInitSource, randomStaticSubnet } from '../export/index.ts';
 import { sampleRandom } from '../space/index.ts';
 import { createRng } from '../lib/rng.ts';
 
 const round = (value: number, digits = 4) => Number(value.toFixed(digits));
 
-async function bareLoopMs(session: RuntimeSession, feeds: Record<string, unknown>, runs: number): Promise<number> {
+async function bareLoopMs(session: OrtSession, plan: InputPlan, runs: number): Promise<number> {
+  const feeds = feedsFor(session, plan);
   const start = process.hrtime.bigint();
   for (let i = 0; i < runs; i++) await session.run(feeds);
   return Number(process.hrtime.bigint() - start) / 1e6 / runs;
@@ -20,18 +21,19 @@ async function bareLoopMs(session: RuntimeSession, feeds: Record<string, unknown
 
 async function harnessOverhead(deviceName: string, model: Uint8Array, label: string): Promise<void> {
   const device = loadDevice(deviceName);
-  const runtime = await getRuntime(device.runtime);
+  // cpu-1t and wasm-node run on the two onnxruntime runtimes, whose sessions are OrtSessions.
+  const runtime = getRuntime(device.runtime) as Runtime<OrtSession>;
   const session = await runtime.createSession(model, device);
-  const feeds = makeFeeds(session, dimsFor(device, {}, session));
+  const plan = planInputs(session.inputs, dimsFor(device, {}, session));
   const runs = 2000;
-  for (let i = 0; i < 200; i++) await session.run(feeds);
+  await runtime.time(session, plan, { firstRun: false, warmupRuns: 200, minSamples: 0, minTimeMs: 0 });
   // Interleave bare loops and protocol runs (the machine is shared: compare within one run).
   const bare: number[] = [];
   const harness: number[] = [];
   for (let rep = 0; rep < 5; rep++) {
-    bare.push(await bareLoopMs(session, feeds, runs));
-    const timing = await timeSession(session, feeds, resolveProtocol({ warmupRuns: 0, minSamples: runs, minTimeMs: 0 }));
-    harness.push(timing.samplingMs / timing.stats.count);
+    bare.push(await bareLoopMs(session, plan, runs));
+    const timing = await runtime.time(session, plan, { firstRun: false, warmupRuns: 0, minSamples: runs, minTimeMs: 0 });
+    harness.push(timing.samplingMs / timing.samplesMs.length);
   }
   await session.dispose();
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];

@@ -1,67 +1,83 @@
 // `ofa profile devices | check | model | lut | calibrate | validate | predict`: latency on execution
 // providers (pipeline.md "Measuring latency", "Device profile"). Thin: parses flags, calls profile/.
+//
+// Commands that measure write only where they are told: `--out FILE`, or `--save` for the device folder
+// (<devices-dir>/<device>/). `lut` and `calibrate` produce nothing but their file, so they refuse to start
+// without one of the two; `validate` and `model` print their report and write it only when asked.
+import { resolve } from 'node:path';
 import { OfaError } from '../lib/errors.ts';
 import { PRESET_NAMES, VARIANT_NAMES, DEFAULT_PRESET, DEFAULT_VARIANT, parseJson, validateConfig } from '../space/index.ts';
 import { log, out, parseGroup, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.ts';
 
-const DEVICE: FlagSpec = { type: 'string', description: 'device name (devices/<name>.json) or path to a device JSON file', default: 'cpu-1t', placeholder: 'D' };
+const DEVICE: FlagSpec = { type: 'string', description: 'device name (<devices-dir>/<name>.json) or path to a device JSON file', default: 'cpu-1t', placeholder: 'D' };
+const DEVICES_DIR: FlagSpec = { type: 'string', description: 'folder of the device files (their tables live in <devices-dir>/<name>/)', default: 'devices', placeholder: 'DIR' };
 const JSON_FLAG: FlagSpec = { type: 'boolean', description: 'print JSON' };
 const SPACE: Record<string, FlagSpec> = {
   preset: { type: 'string', description: 'preset', default: DEFAULT_PRESET, choices: PRESET_NAMES, placeholder: 'P' },
   variant: { type: 'string', description: 'supernet variant', default: DEFAULT_VARIANT, choices: VARIANT_NAMES, placeholder: 'V' },
 };
 const PROTOCOL: Record<string, FlagSpec> = {
-  samples: { type: 'int', description: 'minimum number of timed runs', default: 64, placeholder: 'N' },
+  runs: { type: 'int', description: 'minimum number of timed runs', default: 64, placeholder: 'N' },
   'min-time': { type: 'number', description: 'minimum total sampling time in seconds', default: 1, placeholder: 'S' },
   warmup: { type: 'int', description: 'warm-up runs after the first run', default: 10, placeholder: 'N' },
 };
 const QUIET: FlagSpec = { type: 'boolean', description: 'no progress bar' };
+const OUT = (what: string): FlagSpec => ({ type: 'string', description: `write the ${what} to FILE`, placeholder: 'FILE' });
+const SAVE = (file: string): FlagSpec => ({ type: 'boolean', description: `write it to the device folder, <devices-dir>/<D>/${file}` });
 
 const SPECS: Record<string, CommandSpec> = {
   devices: {
     name: 'profile devices',
     summary: 'list the device profiles and whether each can start on this host',
-    usage: 'ofa profile devices [--json]',
-    flags: { json: JSON_FLAG },
+    usage: 'ofa profile devices [--devices-dir DIR] [--json]',
+    flags: { 'devices-dir': DEVICES_DIR, json: JSON_FLAG },
   },
   model: {
     name: 'profile model',
     summary: 'measure any ONNX model on a device (inputs generated from its declared shapes)',
-    usage: 'ofa profile model FILE.onnx --device D [--dim NAME=SIZE ...] [--samples N --min-time S] [--raw] [--json]',
+    usage: 'ofa profile model FILE.onnx --device D [--dim NAME=SIZE ...] [--runs N --min-time S] [--raw] [--out FILE] [--json]',
     positionals: ['FILE.onnx'],
     flags: {
       device: DEVICE,
+      'devices-dir': DEVICES_DIR,
       dim: { type: 'list', description: 'size of a symbolic input dimension (repeatable; batch defaults to the device batch size)', placeholder: 'NAME=SIZE' },
       ...PROTOCOL,
       raw: { type: 'boolean', description: 'include every sample (ms) in the JSON' },
+      out: OUT('measurement (JSON)'),
       json: JSON_FLAG,
     },
     examples: ['ofa profile model subnet.onnx --device cpu-1t', 'ofa profile model bert.onnx --device cpu-2t --dim batch=1 --dim sequence=128 --json'],
   },
   lut: {
     name: 'profile lut',
-    summary: "measure every distinct block of a space on a device; writes devices/<D>/lut-<P>-<V>.json (resumable)",
-    usage: 'ofa profile lut --device D --preset P --variant V [--samples N --min-time S --warmup N] [--fresh]',
+    summary: 'measure every distinct block of a space on a device into a lookup table (--out FILE or --save; resumable)',
+    usage: 'ofa profile lut --device D --preset P --variant V (--out FILE | --save) [--runs N --min-time S --warmup N] [--fresh]',
     flags: {
       device: DEVICE,
+      'devices-dir': DEVICES_DIR,
       ...SPACE,
-      samples: { type: 'int', description: 'minimum timed runs per block', default: 64, placeholder: 'N' },
+      out: OUT('table (resumed when the file exists)'),
+      save: SAVE('lut-<P>-<V>.json'),
+      runs: { type: 'int', description: 'minimum timed runs per block', default: 64, placeholder: 'N' },
       'min-time': { type: 'number', description: 'minimum sampling time per block in seconds (longer windows catch more of the quiet moments of a shared machine)', default: 0.75, placeholder: 'S' },
       warmup: PROTOCOL.warmup,
       fresh: { type: 'boolean', description: 'discard the measured entries and start again' },
       quiet: QUIET,
       json: JSON_FLAG,
     },
-    examples: ['ofa profile lut --device cpu-1t --preset fashion --variant ofa', 'ofa profile lut --device wasm-node --preset micro --variant ee-d --samples 16 --min-time 0'],
+    examples: ['ofa profile lut --device cpu-1t --preset fashion --variant ofa --save', 'ofa profile lut --device wasm-node --preset micro --variant ee-d --runs 16 --min-time 0 --out lut.json'],
   },
   calibrate: {
     name: 'profile calibrate',
-    summary: 'measure random whole subnets and fit the per-device calibration of the table sum',
-    usage: 'ofa profile calibrate --device D --preset P --variant V --samples N [--seed S]',
+    summary: "measure random whole subnets and fit the per-device calibration of the device's table sum (--out FILE or --save)",
+    usage: 'ofa profile calibrate --device D --preset P --variant V (--out FILE | --save) [--subnets N] [--seed S]',
     flags: {
       device: DEVICE,
+      'devices-dir': DEVICES_DIR,
       ...SPACE,
-      samples: { type: 'int', description: 'number of random subnets to measure (20 or more fit the MAC and parameter terms)', default: 60, placeholder: 'N' },
+      out: OUT('calibration'),
+      save: SAVE('calibration-<P>-<V>.json (where the predictor reads it)'),
+      subnets: { type: 'int', description: 'number of random subnets to measure (20 or more fit the MAC and parameter terms)', default: 60, placeholder: 'N' },
       seed: { type: 'int', description: 'seed of the calibration subnets', default: 1, placeholder: 'S' },
       statistic: {
         type: 'string',
@@ -82,11 +98,14 @@ const SPECS: Record<string, CommandSpec> = {
   validate: {
     name: 'profile validate',
     summary: 'measure held-out random subnets; report share within +-5% / +-10%, MAPE and Spearman of the predictor',
-    usage: 'ofa profile validate --device D --preset P --variant V --samples N [--seed S] [--json]',
+    usage: 'ofa profile validate --device D --preset P --variant V [--subnets N] [--seed S] [--out FILE | --save] [--json]',
     flags: {
       device: DEVICE,
+      'devices-dir': DEVICES_DIR,
       ...SPACE,
-      samples: { type: 'int', description: 'number of held-out random subnets', default: 100, placeholder: 'N' },
+      out: OUT('validation report'),
+      save: SAVE('validation-<P>-<V>.json'),
+      subnets: { type: 'int', description: 'number of held-out random subnets', default: 100, placeholder: 'N' },
       seed: { type: 'int', description: 'seed of the held-out subnets (must differ from the calibration seed)', default: 1001, placeholder: 'S' },
       runs: { type: 'int', description: 'minimum timed runs per subnet', default: 64, placeholder: 'N' },
       'min-time': { type: 'number', description: 'minimum sampling time per subnet in seconds (longer windows catch more of the quiet moments of a shared machine)', default: 0.75, placeholder: 'S' },
@@ -100,9 +119,9 @@ const SPECS: Record<string, CommandSpec> = {
   predict: {
     name: 'profile predict',
     summary: 'predicted latency of a subnet config (table sum + calibration)',
-    usage: 'ofa profile predict CONFIG.json|- --device D [--json]',
+    usage: 'ofa profile predict CONFIG.json|- --device D [--devices-dir DIR] [--json]',
     positionals: ['CONFIG.json'],
-    flags: { device: DEVICE, json: JSON_FLAG },
+    flags: { device: DEVICE, 'devices-dir': DEVICES_DIR, json: JSON_FLAG },
   },
 };
 
@@ -156,14 +175,42 @@ function parseDims(values: unknown): Record<string, number> {
   return dims;
 }
 
+function devicesOptions(flags: ParsedFlags): { devicesDir: string } {
+  return { devicesDir: flags['devices-dir'] as string };
+}
+
+/**
+ * Where a measuring command writes: --out FILE, or --save (the device folder's `saved` path), never both;
+ * undefined when neither was given.
+ */
+function destination(command: string, flags: ParsedFlags, saved: () => string): string | undefined {
+  if (flags.out !== undefined && flags.save === true) {
+    throw new OfaError('E_FLAG_CONFLICT', `ofa profile ${command}: --out and --save both given; allowed: one of them`, { hint: '--out FILE writes FILE, --save writes into the device folder' });
+  }
+  if (flags.out !== undefined) return resolve(flags.out as string);
+  return flags.save === true ? saved() : undefined;
+}
+
+/** lut and calibrate produce only their file: they refuse to start (exit 2) before measuring anything without one. */
+function requiredDestination(command: string, flags: ParsedFlags, saved: () => string): string {
+  const file = destination(command, flags, saved);
+  if (file === undefined) {
+    throw new OfaError('E_ARGS', `ofa profile ${command}: no output given; allowed: --out FILE, or --save to write ${saved()}`, {
+      hint: `measuring takes minutes and its result is the file: say where it goes (run \`ofa profile ${command} --help\`)`,
+    });
+  }
+  return file;
+}
+
 async function devices(flags: ParsedFlags): Promise<number> {
   const { listDeviceNames, loadDevice, checkDevice } = await import('../profile/index.ts');
+  const options = devicesOptions(flags);
   const rows: { name: string; runtime?: string; executionProvider?: string; available: boolean; problem?: string; hint?: string }[] = [];
   // The hint says how a user makes the device start (e.g. which EP binaries to install).
   const problemOf = (error: unknown) => ({ problem: (error as Error).message, ...((error as { hint?: string }).hint ? { hint: (error as { hint: string }).hint } : {}) });
-  for (const name of listDeviceNames()) {
+  for (const name of listDeviceNames(options)) {
     try {
-      const device = loadDevice(name);
+      const device = loadDevice(name, options);
       try {
         await checkDevice(device);
         rows.push({ name, runtime: device.runtime, executionProvider: device.executionProvider, available: true });
@@ -181,17 +228,21 @@ async function devices(flags: ParsedFlags): Promise<number> {
 
 async function model(positionals: string[], flags: ParsedFlags): Promise<number> {
   if (positionals.length !== 1) throw new OfaError('E_ARGS', `ofa profile model: expected one FILE.onnx, got ${positionals.length}`, { hint: 'run `ofa profile model --help`' });
-  const { loadDevice, readOnnxFile, measureModel } = await import('../profile/index.ts');
-  const device = loadDevice(flags.device as string);
+  const file = flags.out === undefined ? undefined : resolve(flags.out as string);
+  const { loadDevice, readOnnxFile, measureModel, artifactTag } = await import('../profile/index.ts');
+  const { writeJsonAtomic, assertParentExists } = await import('../lib/atomic.ts');
+  if (file) assertParentExists(file, '--out');
+  const device = loadDevice(flags.device as string, devicesOptions(flags));
   const { bytes, summary } = readOnnxFile(positionals[0]);
   const result = await measureModel(bytes, device, {
-    minSamples: positiveInt('model', 'samples', flags.samples),
+    minSamples: positiveInt('model', 'runs', flags.runs),
     minTimeMs: seconds('model', 'min-time', flags['min-time']) * 1000,
     warmupRuns: positiveInt('model', 'warmup', flags.warmup, 0),
     dims: parseDims(flags.dim),
     keepSamples: flags.raw === true,
   });
-  const report = { model: { file: positionals[0], ...summary }, ...result };
+  const report = { ...artifactTag('measurement'), model: { file: positionals[0], ...summary }, ...result };
+  if (file) writeJsonAtomic(file, report);
   if (flags.json) {
     out(JSON.stringify(report, null, 2));
     return 0;
@@ -202,28 +253,27 @@ async function model(positionals: string[], flags: ParsedFlags): Promise<number>
       `model ${positionals[0]} (${(summary.bytes / 1024).toFixed(1)} KiB, ${summary.nodeCount} nodes) on ${device.name} (${result.runtime.version}, EP ${device.executionProvider})`,
       `inputs: ${result.inputs.map((i) => `${i.name} ${i.type}[${i.shape.join('x')}]`).join(', ')}`,
       `session creation ${result.sessionCreateMs.toFixed(2)} ms, first run ${result.firstRunMs.toFixed(3)} ms, ${result.protocol.warmupRuns} warm-up runs`,
-      `${s.count} samples in ${(result.samplingMs / 1000).toFixed(2)} s: median ${s.medianMs.toFixed(4)} ms, p90 ${s.p90Ms.toFixed(4)} ms, p99 ${s.p99Ms.toFixed(4)} ms, MAD ${s.madMs.toFixed(4)} ms`,
+      `${s.count} timed runs in ${(result.samplingMs / 1000).toFixed(2)} s: median ${s.medianMs.toFixed(4)} ms, p90 ${s.p90Ms.toFixed(4)} ms, p99 ${s.p99Ms.toFixed(4)} ms, MAD ${s.madMs.toFixed(4)} ms`,
       `host: ${result.host.cpuModel}, ${result.host.logicalCores} cores, node ${result.host.nodeVersion}, load ${result.host.loadAverage1m}`,
+      ...(file ? [`written to ${file}`] : []),
     ].join('\n'),
   );
   return 0;
 }
 
 async function lut(flags: ParsedFlags): Promise<number> {
-  const { loadDevice, buildTable } = await import('../profile/index.ts');
-  const device = loadDevice(flags.device as string);
-  const result = await buildTable({
-    device,
-    preset: flags.preset as string,
-    variant: flags.variant as string,
-    protocol: {
-      minSamples: positiveInt('lut', 'samples', flags.samples),
-      minTimeMs: seconds('lut', 'min-time', flags['min-time']) * 1000,
-      warmupRuns: positiveInt('lut', 'warmup', flags.warmup, 0),
-    },
-    fresh: flags.fresh === true,
-    quiet: flags.quiet === true,
-  });
+  const { loadDevice, buildTable, tablePath } = await import('../profile/index.ts');
+  const options = devicesOptions(flags);
+  const device = loadDevice(flags.device as string, options);
+  const preset = flags.preset as string;
+  const variant = flags.variant as string;
+  const protocol = {
+    minSamples: positiveInt('lut', 'runs', flags.runs),
+    minTimeMs: seconds('lut', 'min-time', flags['min-time']) * 1000,
+    warmupRuns: positiveInt('lut', 'warmup', flags.warmup, 0),
+  };
+  const file = requiredDestination('lut', flags, () => tablePath(device, preset, variant, options));
+  const result = await buildTable({ device, preset, variant, protocol, file, fresh: flags.fresh === true, quiet: flags.quiet === true });
   if (flags.json) out(JSON.stringify({ file: result.file, entries: result.entries, measured: result.measured, skipped: result.skipped, seconds: result.seconds }, null, 2));
   else out(`table ${result.file}: ${result.entries} entries (${result.measured} measured now, ${result.skipped} already there) in ${result.seconds.toFixed(1)} s`);
   return 0;
@@ -243,20 +293,26 @@ function term(value: number, unit: string): string {
 }
 
 async function calibrate(flags: ParsedFlags): Promise<number> {
-  const { loadDevice, calibrateDevice } = await import('../profile/index.ts');
-  const device = loadDevice(flags.device as string);
-  const result = await calibrateDevice({
+  const { loadDevice, calibrateDevice, calibrationPath } = await import('../profile/index.ts');
+  const options = devicesOptions(flags);
+  const device = loadDevice(flags.device as string, options);
+  const preset = flags.preset as string;
+  const variant = flags.variant as string;
+  const run = {
     device,
-    preset: flags.preset as string,
-    variant: flags.variant as string,
-    count: positiveInt('calibrate', 'samples', flags.samples, 3),
+    preset,
+    variant,
+    count: positiveInt('calibrate', 'subnets', flags.subnets, 3),
     seed: flags.seed as number,
     statistic: flags.statistic as 'min' | 'median',
     maxDrift: fraction('calibrate', 'max-drift', flags['max-drift']),
     retries: positiveInt('calibrate', 'retries', flags.retries, 0),
     protocol: protocolOf('calibrate', flags),
     quiet: flags.quiet === true,
-  });
+    devices: options,
+  };
+  const file = requiredDestination('calibrate', flags, () => calibrationPath(device, preset, variant, options));
+  const result = await calibrateDevice({ ...run, out: file });
   if (flags.json) out(JSON.stringify(result, null, 2));
   else {
     const c = result.calibration;
@@ -270,19 +326,25 @@ async function calibrate(flags: ParsedFlags): Promise<number> {
 }
 
 async function validate(flags: ParsedFlags): Promise<number> {
-  const { loadDevice, validatePredictor } = await import('../profile/index.ts');
-  const device = loadDevice(flags.device as string);
-  const result = await validatePredictor({
+  const { loadDevice, validatePredictor, validationPath } = await import('../profile/index.ts');
+  const options = devicesOptions(flags);
+  const device = loadDevice(flags.device as string, options);
+  const preset = flags.preset as string;
+  const variant = flags.variant as string;
+  const run = {
     device,
-    preset: flags.preset as string,
-    variant: flags.variant as string,
-    count: positiveInt('validate', 'samples', flags.samples, 2),
+    preset,
+    variant,
+    count: positiveInt('validate', 'subnets', flags.subnets, 2),
     seed: flags.seed as number,
     maxDrift: fraction('validate', 'max-drift', flags['max-drift']),
     retries: positiveInt('validate', 'retries', flags.retries, 0),
     protocol: protocolOf('validate', flags),
     quiet: flags.quiet === true,
-  });
+    devices: options,
+  };
+  const file = destination('validate', flags, () => validationPath(device, preset, variant, options));
+  const result = await validatePredictor({ ...run, out: file });
   if (flags.json) out(JSON.stringify(result, null, 2));
   else {
     const q = result.quality;
@@ -293,6 +355,7 @@ async function validate(flags: ParsedFlags): Promise<number> {
         `uncalibrated table sum: within +-10% ${(result.rawSum.within10 * 100).toFixed(1)}%, MAPE ${(result.rawSum.mape * 100).toFixed(2)}%, Spearman ${result.rawSum.spearman.toFixed(4)}`,
         `machine speed against the calibration's (speed reference re-measured in every chunk): x${result.drift.factors.map((f) => f.toFixed(3)).join(', x')} (passes per chunk: ${result.drift.passes.join(', ')}); ` +
           `predictions scaled by it: within +-5% ${(result.drift.quality.within5 * 100).toFixed(1)}%, within +-10% ${(result.drift.quality.within10 * 100).toFixed(1)}%, MAPE ${(result.drift.quality.mape * 100).toFixed(2)}%, Spearman ${result.drift.quality.spearman.toFixed(4)}`,
+        ...(file ? [`written to ${file}`] : []),
       ].join('\n'),
     );
   }
@@ -302,7 +365,8 @@ async function validate(flags: ParsedFlags): Promise<number> {
 async function predict(positionals: string[], flags: ParsedFlags): Promise<number> {
   if (positionals.length !== 1) throw new OfaError('E_ARGS', `ofa profile predict: expected one CONFIG.json (or -), got ${positionals.length}`);
   const { readFileSync } = await import('node:fs');
-  const { loadDevice, loadPredictor } = await import('../profile/index.ts');
+  // The predictor's own entry: no runtime is loaded to predict.
+  const { loadDevice, loadPredictor } = await import('../profile/predict.ts');
   const input = positionals[0];
   let text: string;
   try {
@@ -311,13 +375,14 @@ async function predict(positionals: string[], flags: ParsedFlags): Promise<numbe
     throw new OfaError('E_READ', `ofa profile predict: cannot read ${JSON.stringify(input)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   const config = validateConfig(parseJson(text, input), { input });
-  const device = loadDevice(flags.device as string);
-  const predictor = loadPredictor(device, config.preset, config.variant);
+  const options = devicesOptions(flags);
+  const device = loadDevice(flags.device as string, options);
+  const predictor = loadPredictor(device, config.preset, config.variant, options);
   const prediction = predictor.predict(config);
   if (flags.json) out(JSON.stringify(prediction, null, 2));
   else {
     out(`predicted ${prediction.latencyMs.toFixed(4)} ms (${prediction.statistic}) on ${device.name} (table sum ${prediction.tableSumMs.toFixed(4)} ms over ${prediction.blocks} blocks${prediction.calibrated ? '' : ', uncalibrated'})`);
-    if (!prediction.calibrated) log('note: no calibration for this device and space yet: run `ofa profile calibrate`');
+    if (!prediction.calibrated) log('note: no calibration for this device and space yet: run `ofa profile calibrate --save`');
   }
   return 0;
 }

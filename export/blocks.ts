@@ -17,7 +17,7 @@ import {
   type BlockSpec,
 } from '../space/index.ts';
 import { emitHead, emitLayer, emitStem, emitSum, type EmitContext } from './emit.ts';
-import type { StaticHead, StaticLayer, StaticSubnet } from '../train/static.ts';
+import type { StaticHead, StaticLayer, StaticSubnet } from '../subnet/index.ts';
 import { GraphBuilder, type ModelProto, type TensorInfo } from './onnx.ts';
 import { randomHead, randomLayer, randomStem } from './random.ts';
 import { BATCH_DIM } from './subnet.ts';

@@ -1,28 +1,29 @@
 // Calibration and validation of the latency predictor on measured whole subnets (pipeline.md: "a
 // per-device calibration fitted on measured whole subnets; its quality is reported as the share of
 // held-out subnets within +-5% and +-10% of measured, and rank correlation").
+import { join } from 'node:path';
 import { writeJsonAtomic } from '../lib/atomic.ts';
 import { OfaError } from '../lib/errors.ts';
 import { ProgressBar } from '../lib/progress.ts';
 import { createRng } from '../lib/rng.ts';
 import { configId, sampleRandom, type SubnetConfig } from '../space/index.ts';
-import { deviceDataDir, type DeviceProfile } from './device.ts';
+import { artifactTag, type ArtifactTag } from './artifacts.ts';
+import { deviceDataDir, type DeviceProfile, type DevicesOptions } from './device.ts';
 import { hostFacts, type HostFacts } from './host.ts';
-import { DEFAULT_STATISTIC, loadTable, type LatencyStatistic, type LatencyTable } from './lut.ts';
-import { measureInterleaved, resolveProtocol, type MeasureOptions, type Protocol } from './measure.ts';
+import { measureInterleaved, resolveProtocol, type MeasureOptions } from './measure.ts';
 import {
-  CALIBRATION_FORMAT,
   applyCalibration,
-  calibrationPath,
   fitCalibration,
   loadCalibration,
+  predictorQuality,
   tableSum,
   type Calibration,
   type CalibrationPoint,
+  type PredictorQuality,
 } from './predictor.ts';
-import { cachedSubnetModel, referenceConfig, statisticOf, referenceModel, type ReferenceRecord } from './reference.ts';
-import { median, spearman } from './stats.ts';
-import { join } from 'node:path';
+import { cachedSubnetModel, referenceConfig, referenceModel } from './reference.ts';
+import { median } from './stats.ts';
+import { DEFAULT_STATISTIC, loadTable, statisticOf, type LatencyStatistic, type LatencyTable, type Protocol, type ReferenceRecord } from './table.ts';
 
 export interface SubnetRunOptions {
   device: DeviceProfile;
@@ -33,10 +34,15 @@ export interface SubnetRunOptions {
   seed: number;
   protocol?: Pick<MeasureOptions, 'warmupRuns' | 'minSamples' | 'minTimeMs'>;
   quiet?: boolean;
-  /** Use this table instead of the device's file (tests). */
+  /** Use this table instead of the device's file. */
   table?: LatencyTable;
-  /** Write no files (tests). */
-  dryRun?: boolean;
+  /** Where the device's table (and a validation's calibration) are read from, for a device built in code. */
+  devices?: DevicesOptions;
+  /**
+   * Write the result here (`--out FILE`, or the device folder's path for `--save`); without it nothing
+   * is written: the result is only returned.
+   */
+  out?: string;
   /**
    * A chunk whose speed reference ran more than this fraction slower than the target speed (the table's
    * for a calibration, the calibration's for a validation) was measured while the shared machine was in
@@ -66,10 +72,6 @@ export function randomSubnets(preset: string, variant: string, count: number, se
     out.push(config);
   }
   return out;
-}
-
-interface MeasuredSubnet extends CalibrationPoint {
-  config: SubnetConfig;
 }
 
 interface MeasuredSubnet extends CalibrationPoint {
@@ -151,13 +153,14 @@ async function measureSubnets(
 }
 
 export interface CalibrateResult {
-  file: string;
+  /** Where it was written (options.out), if anywhere. */
+  file?: string;
   calibration: Calibration;
 }
 
 export async function calibrateDevice(options: CalibrateOptions): Promise<CalibrateResult> {
   const statistic = options.statistic ?? DEFAULT_STATISTIC;
-  const table = options.table ?? loadTable(options.device, options.preset, options.variant);
+  const table = options.table ?? loadTable(options.device, options.preset, options.variant, options.devices);
   const protocol = resolveProtocol({ minTimeMs: 750, ...options.protocol });
   const configs = randomSubnets(options.preset, options.variant, options.count, options.seed);
   const tableReferenceMs = statisticOf(table.reference, statistic);
@@ -170,7 +173,7 @@ export async function calibrateDevice(options: CalibrateOptions): Promise<Calibr
   const coefficients = fitCalibration(points);
   const mape = (predict: (p: MeasuredSubnet) => number) => points.reduce((s, p) => s + Math.abs(predict(p) - p.measuredMs) / p.measuredMs, 0) / points.length;
   const calibration: Calibration = {
-    format: CALIBRATION_FORMAT,
+    ...artifactTag('calibration'),
     device: options.device.name,
     preset: options.preset,
     variant: options.variant,
@@ -186,33 +189,11 @@ export async function calibrateDevice(options: CalibrateOptions): Promise<Calibr
     date: new Date().toISOString(),
     points: measured.map(({ configId: id, measuredMs, referenceMs, tableSumMs, blocks, megaMacs, megaParams }) => ({ configId: id, measuredMs, referenceMs, tableSumMs, blocks, megaMacs, megaParams })),
   };
-  const file = calibrationPath(options.device, options.preset, options.variant);
-  if (!options.dryRun) writeJsonAtomic(file, calibration, { createParents: true });
-  return { file, calibration };
+  if (options.out) writeJsonAtomic(options.out, calibration, { createParents: true });
+  return { ...(options.out ? { file: options.out } : {}), calibration };
 }
 
-export interface PredictorQuality {
-  subnets: number;
-  /** Share of subnets whose prediction is within +-5% / +-10% of the measured latency. */
-  within5: number;
-  within10: number;
-  /** Mean absolute percentage error, as a fraction. */
-  mape: number;
-  spearman: number;
-}
-
-export function predictorQuality(predicted: readonly number[], measured: readonly number[]): PredictorQuality {
-  const errors = predicted.map((p, i) => Math.abs(p - measured[i]) / measured[i]);
-  return {
-    subnets: measured.length,
-    within5: errors.filter((e) => e <= 0.05).length / errors.length,
-    within10: errors.filter((e) => e <= 0.1).length / errors.length,
-    mape: errors.reduce((a, b) => a + b, 0) / errors.length,
-    spearman: spearman(predicted, measured),
-  };
-}
-
-export interface ValidationResult {
+export interface ValidationResult extends ArtifactTag<'validation'> {
   device: string;
   preset: string;
   variant: string;
@@ -233,18 +214,17 @@ export interface ValidationResult {
   drift: { reference?: ReferenceRecord; factors: number[]; passes: number[]; quality: PredictorQuality };
   measuredRangeMs: [number, number];
   seconds: number;
-  file?: string;
   /** measuredMs is the statistic's figure; medianMs the median of the same runs. */
   subnets: { configId: string; measuredMs: number; medianMs: number; predictedMs: number; tableSumMs: number; blocks: number }[];
 }
 
 export async function validatePredictor(options: SubnetRunOptions & { calibration?: Calibration }): Promise<ValidationResult> {
   const started = process.hrtime.bigint();
-  const table = options.table ?? loadTable(options.device, options.preset, options.variant);
-  const calibration = options.calibration ?? loadCalibration(options.device, options.preset, options.variant);
+  const table = options.table ?? loadTable(options.device, options.preset, options.variant, options.devices);
+  const calibration = options.calibration ?? loadCalibration(options.device, options.preset, options.variant, options.devices);
   if (!calibration) {
     throw new OfaError('E_CALIBRATION_MISSING', `device ${options.device.name} has no calibration for ${options.preset}/${options.variant}`, {
-      hint: `run: ofa profile calibrate --device ${options.device.name} --preset ${options.preset} --variant ${options.variant}`,
+      hint: `run: ofa profile calibrate --device ${options.device.name} --preset ${options.preset} --variant ${options.variant} --save`,
     });
   }
   if (calibration.seed === options.seed) {
@@ -262,6 +242,7 @@ export async function validatePredictor(options: SubnetRunOptions & { calibratio
   const predicted = points.map((p) => applyCalibration(p, calibration.coefficients));
   const driftCorrected = points.map((p, i) => predicted[i] * p.speed);
   const result: ValidationResult = {
+    ...artifactTag('validation'),
     device: options.device.name,
     preset: options.preset,
     variant: options.variant,
@@ -282,11 +263,11 @@ export async function validatePredictor(options: SubnetRunOptions & { calibratio
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
     subnets: points.map((p, i) => ({ configId: p.configId, measuredMs: p.measuredMs, medianMs: p.medianMs, predictedMs: predicted[i], tableSumMs: p.tableSumMs, blocks: p.blocks })),
   };
-  if (!options.dryRun) {
-    result.file = join(deviceDataDir(options.device), `validation-${options.preset}-${options.variant}.json`);
-    writeJsonAtomic(result.file, result, { createParents: true });
-  }
+  if (options.out) writeJsonAtomic(options.out, result, { createParents: true });
   return result;
 }
 
-export { calibrationPath };
+/** <device data dir>/validation-<preset>-<variant>.json: where `--save` writes a validation. */
+export function validationPath(device: DeviceProfile, preset: string, variant: string, options: DevicesOptions = {}): string {
+  return join(deviceDataDir(device, options), `validation-${preset}-${variant}.json`);
+}

@@ -1,20 +1,12 @@
-// Device profiles (pipeline.md "Device profile"): one JSON file per device in devices/, validated by
-// the schema below. A user adds a device by adding one file; errors name the JSON path, the bad value
-// and the allowed values. The measured tables live beside the file, in devices/<name>/.
+// Device profiles (pipeline.md "Device profile"): one JSON file per device in a devices folder (a
+// parameter: `--devices-dir`, default ./devices), validated by the schema below. A user adds a device by
+// adding one file; errors name the JSON path, the bad value and the allowed values. The allowed runtimes
+// and execution providers are the registry's (profile/runtimes/index.ts). The measured tables live
+// beside the file, in <devices>/<name>/.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { OfaError, describeValue } from '../lib/errors.ts';
-
-export const RUNTIME_NAMES = ['onnxruntime-node', 'onnxruntime-web', 'chromium'] as const;
-export type RuntimeName = (typeof RUNTIME_NAMES)[number];
-
-/** Execution providers each runtime can be asked for (whether they start on this host is checked later). */
-export const EXECUTION_PROVIDERS: Readonly<Record<RuntimeName, readonly string[]>> = {
-  'onnxruntime-node': ['cpu', 'cuda', 'tensorrt', 'webgpu', 'dml', 'coreml'],
-  'onnxruntime-web': ['wasm', 'webgpu'],
-  chromium: ['wasm', 'webgpu'],
-};
+import { RUNTIMES, RUNTIME_NAMES, findRuntime } from './runtimes/index.ts';
 export const EXECUTION_MODES = ['sequential', 'parallel'] as const;
 export const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
 
@@ -31,7 +23,8 @@ export interface SessionSettings {
 export interface DeviceProfile {
   name: string;
   description: string;
-  runtime: RuntimeName;
+  /** A registered runtime's name (profile/runtimes/index.ts). */
+  runtime: string;
   executionProvider: string;
   /** Options handed to the execution provider as they are (e.g. {"deviceId": 0} for cuda). */
   executionProviderOptions: Record<string, string | number | boolean>;
@@ -124,9 +117,8 @@ const DEVICE_RULES: Record<string, FieldRule> = {
   runtime: required(choice('runtime', () => RUNTIME_NAMES)),
   executionProvider: required(
     choice('execution provider', (root) =>
-      typeof root.runtime === 'string' && root.runtime in EXECUTION_PROVIDERS
-        ? EXECUTION_PROVIDERS[root.runtime as RuntimeName]
-        : [...new Set(Object.values(EXECUTION_PROVIDERS).flat())],
+      (typeof root.runtime === 'string' ? findRuntime(root.runtime)?.executionProviders : undefined) ??
+      [...new Set(RUNTIMES.flatMap((runtime) => runtime.executionProviders))],
     ),
   ),
   executionProviderOptions: optional((value, path, faults) => {
@@ -165,13 +157,8 @@ export function findDeviceFaults(value: unknown): DeviceFault[] {
   }
   const root = value as Record<string, unknown>;
   object('device profile', DEVICE_RULES)(value, '$', faults, root);
-  // onnxruntime-web runs single-threaded inside Node (pipeline.md), and its wasm thread count is one knob.
-  if (root.runtime === 'onnxruntime-web' && typeof root.session === 'object' && root.session !== null) {
-    const threads = (root.session as Record<string, unknown>).intraOpNumThreads;
-    if (typeof threads === 'number' && threads !== 1) {
-      faults.push({ path: '$.session.intraOpNumThreads', value: threads, message: 'onnxruntime-web inside Node runs its wasm EP on 1 thread; allowed: 1' });
-    }
-  }
+  const runtime = typeof root.runtime === 'string' ? findRuntime(root.runtime) : undefined;
+  if (runtime?.deviceFaults) faults.push(...runtime.deviceFaults(root));
   return faults;
 }
 
@@ -185,7 +172,7 @@ export function validateDevice(value: unknown, input = 'device profile'): Device
   if (faults.length > 0) {
     throw Object.assign(
       new OfaError('E_DEVICE', `${input} is invalid:\n${faults.map((f) => `  ${formatDeviceFault(f)}`).join('\n')}`, {
-        hint: 'compare with devices/cpu-1t.json; see `ofa profile devices`',
+        hint: "compare with the checkout's devices/cpu-1t.json; see `ofa profile devices`",
       }),
       { faults },
     );
@@ -194,17 +181,26 @@ export function validateDevice(value: unknown, input = 'device profile'): Device
   return { ...record, executionProviderOptions: record.executionProviderOptions ?? {} };
 }
 
-/** The repository's devices/ folder. */
-export const DEVICES_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'devices');
+export interface DevicesOptions {
+  /** The folder of device files (default: ./devices, resolved against the working directory). */
+  devicesDir?: string;
+}
 
-/** Reads a device by name (devices/<name>.json) or by path to a JSON file. */
-export function loadDevice(nameOrPath: string, devicesDir = DEVICES_DIR): DeviceProfile {
+export const DEFAULT_DEVICES_DIR = 'devices';
+
+export function devicesDirOf(options: DevicesOptions = {}): string {
+  return resolve(options.devicesDir ?? DEFAULT_DEVICES_DIR);
+}
+
+/** Reads a device by name (<devicesDir>/<name>.json) or by path to a JSON file. */
+export function loadDevice(nameOrPath: string, options: DevicesOptions = {}): DeviceProfile {
+  const devicesDir = devicesDirOf(options);
   const isPath = nameOrPath.endsWith('.json') || nameOrPath.includes('/');
   const file = isPath ? resolve(nameOrPath) : join(devicesDir, `${nameOrPath}.json`);
   if (!existsSync(file)) {
-    const known = listDeviceNames(devicesDir);
+    const known = listDeviceNames({ devicesDir });
     throw new OfaError('E_DEVICE_UNKNOWN', `device ${JSON.stringify(nameOrPath)}: no file ${file}; known devices: ${known.join(', ') || '(none)'}`, {
-      hint: 'add a JSON file to devices/ (copy devices/cpu-1t.json) or pass a path to one',
+      hint: `add a JSON file to ${devicesDir} (copy the checkout's devices/cpu-1t.json), pass a path to one, or choose the folder with --devices-dir`,
     });
   }
   let parsed: unknown;
@@ -222,7 +218,8 @@ export function loadDevice(nameOrPath: string, devicesDir = DEVICES_DIR): Device
   return { ...device, file };
 }
 
-export function listDeviceNames(devicesDir = DEVICES_DIR): string[] {
+export function listDeviceNames(options: DevicesOptions = {}): string[] {
+  const devicesDir = devicesDirOf(options);
   if (!existsSync(devicesDir)) return [];
   return readdirSync(devicesDir)
     .filter((f) => f.endsWith('.json') && !f.startsWith('.'))
@@ -230,8 +227,24 @@ export function listDeviceNames(devicesDir = DEVICES_DIR): string[] {
     .sort();
 }
 
-/** The folder holding a device's measured tables and calibrations: devices/<name>/ beside its file. */
-export function deviceDataDir(device: DeviceProfile): string {
-  const base = device.file ? dirname(device.file) : DEVICES_DIR;
-  return join(base, device.name);
+/**
+ * The folder holding a device's measured tables and calibrations: <folder of its file>/<name>/; for a
+ * profile built in code (no file), <devicesDir>/<name>/.
+ */
+export function deviceDataDir(device: DeviceProfile, options: DevicesOptions = {}): string {
+  return join(device.file ? dirname(device.file) : devicesDirOf(options), device.name);
+}
+
+/** The device's settings that change a measurement (recorded with every table and measurement). */
+export type DeviceKnobs = Omit<DeviceProfile, 'file' | 'description' | 'latencyBudgetsMs'>;
+
+export function deviceKnobs(device: DeviceProfile): DeviceKnobs {
+  return {
+    name: device.name,
+    runtime: device.runtime,
+    executionProvider: device.executionProvider,
+    executionProviderOptions: device.executionProviderOptions ?? {},
+    session: { ...device.session },
+    batchSize: device.batchSize,
+  };
 }

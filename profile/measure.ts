@@ -1,13 +1,17 @@
 // The measuring protocol (pipeline.md "Measuring latency"): one session per (model, device); session
 // creation and the first run timed separately; warm-up runs; then single runs until both the sample
 // count and the time floor are met; median, p90, p99, MAD; raw samples on request. Every knob and the
-// host facts are recorded with the result.
+// host facts are recorded with the result. The runs themselves are timed by the runtime, where the
+// model runs (Runtime.time in profile/runtimes/): this file only says what to time and summarises.
 import { OfaError } from '../lib/errors.ts';
-import type { DeviceProfile } from './device.ts';
+import { deviceKnobs, type DeviceKnobs, type DeviceProfile } from './device.ts';
 import { hostFacts, type HostFacts } from './host.ts';
-import { makeFeeds, resolveInputShapes } from './model.ts';
+import { planInputs } from './inputs.ts';
 import { getRuntime, type RuntimeInfo, type RuntimeSession } from './runtimes/index.ts';
 import { summarize, type SampleStats } from './stats.ts';
+import type { Protocol } from './table.ts';
+
+export type { Protocol };
 
 export interface MeasureOptions {
   /** Warm-up runs after the first run, not recorded (default 10). */
@@ -26,22 +30,8 @@ export interface MeasureOptions {
 
 export const DEFAULT_PROTOCOL = { warmupRuns: 10, minSamples: 64, minTimeMs: 1000 } as const;
 
-export interface Protocol {
-  warmupRuns: number;
-  minSamples: number;
-  minTimeMs: number;
-}
-
-export interface SessionTiming {
-  firstRunMs: number;
-  /** Wall time of the sampling phase (all samples), ms. */
-  samplingMs: number;
-  stats: SampleStats;
-  samplesMs?: number[];
-}
-
 export interface Measurement {
-  device: Omit<DeviceProfile, 'file' | 'description' | 'latencyBudgetsMs'>;
+  device: DeviceKnobs;
   runtime: RuntimeInfo;
   host: HostFacts;
   protocol: Protocol;
@@ -52,8 +42,6 @@ export interface Measurement {
   stats: SampleStats;
   samplesMs?: number[];
 }
-
-const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 export function resolveProtocol(options: MeasureOptions = {}): Protocol {
   const protocol = {
@@ -69,43 +57,7 @@ export function resolveProtocol(options: MeasureOptions = {}): Protocol {
   return protocol;
 }
 
-/**
- * Times an open session: the first run, the warm-up runs, then single runs (each timed alone with
- * process.hrtime.bigint) until both floors are met.
- */
-export async function timeSession(session: RuntimeSession, feeds: Record<string, unknown>, protocol: Protocol, keepSamples = false): Promise<SessionTiming> {
-  let start = process.hrtime.bigint();
-  await session.run(feeds);
-  const firstRunMs = Number(process.hrtime.bigint() - start) / 1e6;
-  for (let i = 0; i < protocol.warmupRuns; i++) await session.run(feeds);
-  const samples: number[] = [];
-  const samplingStart = nowMs();
-  const minTimeNs = BigInt(Math.round(protocol.minTimeMs * 1e6));
-  const begin = process.hrtime.bigint();
-  let elapsed = 0n;
-  while (samples.length < protocol.minSamples || elapsed < minTimeNs) {
-    start = process.hrtime.bigint();
-    await session.run(feeds);
-    const end = process.hrtime.bigint();
-    samples.push(Number(end - start) / 1e6);
-    elapsed = end - begin;
-  }
-  const samplingMs = nowMs() - samplingStart;
-  return { firstRunMs, samplingMs, stats: summarize(samples), samplesMs: keepSamples ? samples : undefined };
-}
-
-export function deviceKnobs(device: DeviceProfile): Measurement['device'] {
-  return {
-    name: device.name,
-    runtime: device.runtime,
-    executionProvider: device.executionProvider,
-    executionProviderOptions: device.executionProviderOptions ?? {},
-    session: { ...device.session },
-    batchSize: device.batchSize,
-  };
-}
-
-/** The dims with `batch` defaulted to the device's batch size. */
+/** The dims with `batch` defaulted to the device's batch size (when the session has a `batch` dimension). */
 export function dimsFor(device: DeviceProfile, dims: Record<string, number> = {}, session?: RuntimeSession): Record<string, number> {
   const hasBatch = session ? session.inputs.some((input) => input.shape.includes('batch')) : true;
   return hasBatch && dims.batch === undefined ? { ...dims, batch: device.batchSize } : { ...dims };
@@ -125,6 +77,8 @@ export interface InterleavedMeasurement {
   samplesMs?: number[];
 }
 
+const sinceMs = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
+
 /**
  * The protocol for many models at once, interleaved (pipeline.md: "these machines are shared and
  * noisy: compare by ratios measured in one run, interleaved"): one session per model, each timed at
@@ -135,39 +89,35 @@ export interface InterleavedMeasurement {
 export async function measureInterleaved(models: readonly Uint8Array[], device: DeviceProfile, options: InterleavedOptions = {}): Promise<InterleavedMeasurement[]> {
   const protocol = resolveProtocol(options);
   const runsPerVisit = options.runsPerVisit ?? 8;
-  const runtime = await getRuntime(device.runtime);
-  const open: { session: RuntimeSession; feeds: Record<string, unknown>; createMs: number; firstRunMs: number; samples: number[]; sampledNs: bigint }[] = [];
+  const runtime = getRuntime(device.runtime);
+  const open: { session: RuntimeSession; plan: ReturnType<typeof planInputs>; createMs: number; firstRunMs: number; samples: number[]; sampledMs: number }[] = [];
   try {
     for (const model of models) {
       const createStart = process.hrtime.bigint();
       const session = await runtime.createSession(model, device);
-      const createMs = Number(process.hrtime.bigint() - createStart) / 1e6;
-      const entry = { session, feeds: {} as Record<string, unknown>, createMs, firstRunMs: 0, samples: [] as number[], sampledNs: 0n };
+      const createMs = sinceMs(createStart);
+      const entry = { session, plan: { tensors: [], seed: 0 } as ReturnType<typeof planInputs>, createMs, firstRunMs: 0, samples: [] as number[], sampledMs: 0 };
       open.push(entry);
-      entry.feeds = makeFeeds(session, dimsFor(device, options.dims, session), options.seed ?? 1);
-      const start = process.hrtime.bigint();
-      await session.run(entry.feeds);
-      entry.firstRunMs = Number(process.hrtime.bigint() - start) / 1e6;
-      for (let i = 0; i < protocol.warmupRuns; i++) await session.run(entry.feeds);
+      entry.plan = planInputs(session.inputs, dimsFor(device, options.dims, session), options.seed ?? 1);
+      const warm = await runtime.time(session, entry.plan, { firstRun: true, warmupRuns: protocol.warmupRuns, minSamples: 0, minTimeMs: 0 });
+      entry.firstRunMs = warm.firstRunMs ?? 0;
     }
-    const minTimeNs = BigInt(Math.round(protocol.minTimeMs * 1e6));
-    let pending = open.filter((e) => e.samples.length < protocol.minSamples || e.sampledNs < minTimeNs);
+    const unfinished = (e: (typeof open)[number]) => e.samples.length < protocol.minSamples || e.sampledMs < protocol.minTimeMs;
+    let pending = open.filter(unfinished);
     while (pending.length > 0) {
       for (const entry of pending) {
-        for (let r = 0; r < runsPerVisit; r++) {
-          const start = process.hrtime.bigint();
-          await entry.session.run(entry.feeds);
-          const ns = process.hrtime.bigint() - start;
-          entry.samples.push(Number(ns) / 1e6);
-          entry.sampledNs += ns;
+        const visit = await runtime.time(entry.session, entry.plan, { firstRun: false, warmupRuns: 0, minSamples: runsPerVisit, minTimeMs: 0 });
+        for (const ms of visit.samplesMs) {
+          entry.samples.push(ms);
+          entry.sampledMs += ms;
         }
       }
-      pending = pending.filter((e) => e.samples.length < protocol.minSamples || e.sampledNs < minTimeNs);
+      pending = pending.filter(unfinished);
     }
     return open.map((e) => ({
       sessionCreateMs: e.createMs,
       firstRunMs: e.firstRunMs,
-      sampledMs: Number(e.sampledNs) / 1e6,
+      sampledMs: e.sampledMs,
       stats: summarize(e.samples),
       ...(options.keepSamples ? { samplesMs: e.samples } : {}),
     }));
@@ -179,28 +129,26 @@ export async function measureInterleaved(models: readonly Uint8Array[], device: 
 /** Measures one model on one device with the full protocol (one fresh session). */
 export async function measureModel(model: Uint8Array, device: DeviceProfile, options: MeasureOptions = {}): Promise<Measurement> {
   const protocol = resolveProtocol(options);
-  const runtime = await getRuntime(device.runtime);
+  const runtime = getRuntime(device.runtime);
   const host = hostFacts();
   const info = await runtime.info(device);
   const createStart = process.hrtime.bigint();
   const session = await runtime.createSession(model, device);
-  const sessionCreateMs = Number(process.hrtime.bigint() - createStart) / 1e6;
+  const sessionCreateMs = sinceMs(createStart);
   try {
-    const dims = dimsFor(device, options.dims, session);
-    const shapes = resolveInputShapes(session.inputs, dims);
-    const feeds = makeFeeds(session, dims, options.seed ?? 1);
-    const timing = await timeSession(session, feeds, protocol, options.keepSamples ?? false);
+    const plan = planInputs(session.inputs, dimsFor(device, options.dims, session), options.seed ?? 1);
+    const timing = await runtime.time(session, plan, { firstRun: true, ...protocol });
     return {
       device: deviceKnobs(device),
       runtime: info,
       host,
       protocol,
-      inputs: shapes.map((s) => ({ name: s.info.name, type: s.info.type, shape: s.dims })),
+      inputs: plan.tensors.map((tensor) => ({ name: tensor.name, type: tensor.type, shape: tensor.dims })),
       sessionCreateMs,
-      firstRunMs: timing.firstRunMs,
+      firstRunMs: timing.firstRunMs ?? 0,
       samplingMs: timing.samplingMs,
-      stats: timing.stats,
-      ...(timing.samplesMs ? { samplesMs: timing.samplesMs } : {}),
+      stats: summarize(timing.samplesMs),
+      ...(options.keepSamples ? { samplesMs: timing.samplesMs } : {}),
     };
   } finally {
     await session.dispose();

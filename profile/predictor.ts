@@ -17,17 +17,17 @@
 // It is fitted by least squares on relative error (weights 1/measured^2), because the predictor is judged
 // on relative error (share within +-5% / +-10%, MAPE). With too few points or collinear columns it
 // falls back to the three-term model (scale, perBlockMs, offsetMs), then to scale * tableSum + offsetMs.
+//
+// A search makes hundreds of thousands of predictions: this file (and everything it imports) loads no
+// runtime, ONNX library or training engine (test/profile/predict.test.ts checks the loaded modules).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OfaError } from '../lib/errors.ts';
-import { subnetCost, type SubnetConfig } from '../space/index.ts';
-import { blockKeysOf } from './blocks.ts';
-import { deviceDataDir, type DeviceProfile } from './device.ts';
-import { DEFAULT_STATISTIC, entryMs, loadTable, type LatencyStatistic, type LatencyTable } from './lut.ts';
-import type { ReferenceRecord } from './reference.ts';
-import { leastSquares } from './stats.ts';
-
-export const CALIBRATION_FORMAT = 'ofav2-latency-calibration/1';
+import { blockKey, blocksOfGeometry, geometryCost, subnetGeometry, type SubnetConfig } from '../space/index.ts';
+import { checkArtifact, type ArtifactTag } from './artifacts.ts';
+import { deviceDataDir, type DeviceProfile, type DevicesOptions } from './device.ts';
+import { leastSquares, spearman } from './stats.ts';
+import { DEFAULT_STATISTIC, entryMs, loadTable, type LatencyStatistic, type LatencyTable, type ReferenceRecord } from './table.ts';
 
 export interface CalibrationCoefficients {
   scale: number;
@@ -50,8 +50,7 @@ export interface CalibrationPoint {
   megaParams?: number;
 }
 
-export interface Calibration {
-  format: typeof CALIBRATION_FORMAT;
+export interface Calibration extends ArtifactTag<'calibration'> {
   device: string;
   preset: string;
   variant: string;
@@ -86,7 +85,9 @@ export interface TableSum {
  * table lacks is an error naming its key.
  */
 export function tableSum(config: SubnetConfig, table: Pick<LatencyTable, 'entries' | 'reference'>, statistic: LatencyStatistic = 'median'): TableSum {
-  const keys = blockKeysOf(config);
+  // One geometry for the keys and the costs (a search calls this 10^5 times: bench/predictor.bench.ts).
+  const geometry = subnetGeometry(config);
+  const keys = blocksOfGeometry(geometry).map(blockKey);
   let sum = 0;
   const missing: string[] = [];
   for (const key of keys) {
@@ -96,11 +97,11 @@ export function tableSum(config: SubnetConfig, table: Pick<LatencyTable, 'entrie
   }
   if (missing.length > 0) {
     throw new OfaError('E_LUT_MISSING_BLOCK', `the latency table has no entry for ${missing.length} block(s) of this subnet: ${[...new Set(missing)].slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}`, {
-      hint: 'finish the table: re-run `ofa profile lut` for this device, preset and variant (it resumes)',
+      hint: 'finish the table: re-run `ofa profile lut --save` for this device, preset and variant (it resumes)',
       kind: 'failure',
     });
   }
-  const cost = subnetCost(config);
+  const cost = geometryCost(geometry);
   return { tableSumMs: sum, blocks: keys.length, megaMacs: cost.macs / 1e6, megaParams: cost.deployedParams / 1e6 };
 }
 
@@ -146,18 +147,27 @@ export function fitCalibration(points: readonly FitPoint[]): CalibrationCoeffici
   return { scale, perBlockMs: 0, offsetMs };
 }
 
-export function calibrationPath(device: DeviceProfile, preset: string, variant: string): string {
-  return join(deviceDataDir(device), `calibration-${preset}-${variant}.json`);
+/** <device data dir>/calibration-<preset>-<variant>.json: where `--save` writes it and the predictor reads it. */
+export function calibrationPath(device: DeviceProfile, preset: string, variant: string, options: DevicesOptions = {}): string {
+  return join(deviceDataDir(device, options), `calibration-${preset}-${variant}.json`);
 }
 
-export function loadCalibration(device: DeviceProfile, preset: string, variant: string): Calibration | undefined {
-  const file = calibrationPath(device, preset, variant);
-  if (!existsSync(file)) return undefined;
-  const value = JSON.parse(readFileSync(file, 'utf8')) as Calibration;
-  if (value.format !== CALIBRATION_FORMAT) {
-    throw new OfaError('E_CALIBRATION', `calibration ${file}: format ${JSON.stringify(value.format)} is not ${JSON.stringify(CALIBRATION_FORMAT)}`, { hint: 'run `ofa profile calibrate` again' });
+/** Reads a calibration file, checking its format tag. */
+export function readCalibration(file: string): Calibration {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new OfaError('E_CALIBRATION', `calibration ${file} cannot be read: ${(error as Error).message}`, { hint: 'run `ofa profile calibrate --save` again' });
   }
-  return value;
+  checkArtifact(value, 'calibration', `calibration ${file}`, 'run `ofa profile calibrate --save` again');
+  return value as Calibration;
+}
+
+/** The device's calibration for a space, or undefined when it has none. */
+export function loadCalibration(device: DeviceProfile, preset: string, variant: string, options: DevicesOptions = {}): Calibration | undefined {
+  const file = calibrationPath(device, preset, variant, options);
+  return existsSync(file) ? readCalibration(file) : undefined;
 }
 
 export interface Prediction {
@@ -199,6 +209,28 @@ export function makePredictor(
 }
 
 /** The device's predictor for a space: its table plus its calibration (uncalibrated when there is none). */
-export function loadPredictor(device: DeviceProfile, preset: string, variant: string): LatencyPredictor {
-  return makePredictor(loadTable(device, preset, variant), loadCalibration(device, preset, variant), device.name, DEFAULT_STATISTIC);
+export function loadPredictor(device: DeviceProfile, preset: string, variant: string, options: DevicesOptions = {}): LatencyPredictor {
+  return makePredictor(loadTable(device, preset, variant, options), loadCalibration(device, preset, variant, options), device.name, DEFAULT_STATISTIC);
+}
+
+export interface PredictorQuality {
+  subnets: number;
+  /** Share of subnets whose prediction is within +-5% / +-10% of the measured latency. */
+  within5: number;
+  within10: number;
+  /** Mean absolute percentage error, as a fraction. */
+  mape: number;
+  spearman: number;
+}
+
+/** pipeline.md: the predictor's quality is the share of subnets within +-5% and +-10% of measured, and rank correlation. */
+export function predictorQuality(predicted: readonly number[], measured: readonly number[]): PredictorQuality {
+  const errors = predicted.map((p, i) => Math.abs(p - measured[i]) / measured[i]);
+  return {
+    subnets: measured.length,
+    within5: errors.filter((e) => e <= 0.05).length / errors.length,
+    within10: errors.filter((e) => e <= 0.1).length / errors.length,
+    mape: errors.reduce((a, b) => a + b, 0) / errors.length,
+    spearman: spearman(predicted, measured),
+  };
 }

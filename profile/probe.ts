@@ -22,12 +22,12 @@ export function probeModel(): Uint8Array {
 
 /** Throws an OfaError naming what is missing when the device's runtime or EP cannot run here. */
 export async function checkDevice(device: DeviceProfile): Promise<void> {
-  const runtime = await getRuntime(device.runtime);
+  const runtime = getRuntime(device.runtime);
   await runtime.check(device);
   const session = await runtime.createSession(probeModel(), device);
   try {
-    const x = session.tensor('float32', new Float32Array(8), [1, 8]);
-    await session.run({ x });
+    // One run, where the model runs (a browser runtime would run it in its page).
+    await runtime.time(session, { tensors: [{ name: 'x', type: 'float32', dims: [1, 8] }], seed: 1 }, { firstRun: true, warmupRuns: 0, minSamples: 0, minTimeMs: 0 });
   } finally {
     await session.dispose();
   }

@@ -10,9 +10,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodeModel } from '../export/onnx.ts';
-import { randomStaticSubnet } from '../export/random.ts';
-import { exportSubnet, randomInitSource } from '../export/subnet.ts';
+import { encodeModel, exportSubnet, randomInitSource, randomStaticSubnet } from '../export/index.ts';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { configId, resolveDimensions, sampleUniform, type SubnetConfig } from '../space/index.ts';
 
@@ -41,32 +39,26 @@ export function referenceConfig(preset: string, variant: string): SubnetConfig {
   );
 }
 
-/** What a table, calibration or validation records of the reference it was measured against. */
-export interface ReferenceRecord {
-  configId: string;
-  /** The median over chunks of the reference's median latency: the speed the figures are scaled to. */
-  medianMs: number;
-  /** The same for its fastest run (the `min` statistic). */
-  minMs?: number;
-}
-
-/** The figure of a measurement or reference record for a statistic ('min' or 'median'); undefined without one. */
-export function statisticOf(record: Pick<ReferenceRecord, 'medianMs' | 'minMs'> | undefined, statistic: 'min' | 'median'): number | undefined {
-  return statistic === 'min' ? record?.minMs : record?.medianMs;
-}
-
 /** The whole subnet as ONNX bytes, with random weights (latency does not depend on trained values). */
 export function subnetModel(config: SubnetConfig, seed: number): Uint8Array {
   return encodeModel(exportSubnet(randomStaticSubnet(config, seed), { source: randomInitSource(seed) }));
 }
 
-/** A hash of the exporter's sources: a changed exporter never reuses models cached by an older one. */
+/**
+ * A hash of the code a cached model depends on (the exporter, the space's geometry, the static subnet's
+ * forward that calibrates random BN statistics): a changed exporter never reuses models cached by an
+ * older one. Only a cache key: .ts files here, .js once compiled.
+ */
 let exporterHash: string | undefined;
 function exporterVersion(): string {
   if (exporterHash === undefined) {
-    const dir = join(dirname(fileURLToPath(import.meta.url)), '..', 'export');
+    const root = join(dirname(fileURLToPath(import.meta.url)), '..');
     const hash = createHash('sha256');
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts')).sort()) hash.update(file).update(readFileSync(join(dir, file)));
+    for (const folder of ['export', 'space', 'subnet']) {
+      const dir = join(root, folder);
+      if (!existsSync(dir)) continue;
+      for (const file of readdirSync(dir).filter((f) => /\.(ts|js)$/.test(f)).sort()) hash.update(`${folder}/${file}`).update(readFileSync(join(dir, file)));
+    }
     exporterHash = hash.digest('hex').slice(0, 12);
   }
   return exporterHash;

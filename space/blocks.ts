@@ -8,7 +8,7 @@
 import { OfaError } from '../lib/errors.ts';
 import type { SubnetConfig } from './config.ts';
 import { addCost, headCost, layerCost, stemCost, type Cost } from './cost.ts';
-import { activeBranches, subnetGeometry, type HeadGeometry, type LayerGeometry, type StemGeometry } from './geometry.ts';
+import { activeBranches, subnetGeometry, type HeadGeometry, type LayerGeometry, type StemGeometry, type SubnetGeometry } from './geometry.ts';
 import { convOutputSize, type Activation } from './presets.ts';
 import { resolveDimensions, sampleUniform, type SpaceRef } from './sample.ts';
 
@@ -94,7 +94,11 @@ export function headBlock(head: HeadGeometry): HeadBlockSpec {
 
 /** The blocks of a subnet, in execution order. */
 export function blocksOfConfig(config: SubnetConfig): BlockSpec[] {
-  const geometry = subnetGeometry(config);
+  return blocksOfGeometry(subnetGeometry(config));
+}
+
+/** blocksOfConfig of a geometry already derived. */
+export function blocksOfGeometry(geometry: SubnetGeometry): BlockSpec[] {
   const blocks: BlockSpec[] = [stemBlock(geometry.stem)];
   for (const stage of geometry.stages) {
     for (const layer of stage.layers) blocks.push(layerBlock(layer));

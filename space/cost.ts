@@ -11,7 +11,7 @@
 //   `deployed`: after BN folding, each BN becomes the bias of its convolution (Cout values), a standalone
 //   BN is a scale and a shift. The supernet's kernel transforms (25x25, 9x9) belong to no subnet.
 import type { SubnetConfig } from './config.ts';
-import { activeBranches, subnetGeometry, type HeadGeometry, type LayerGeometry, type StemGeometry } from './geometry.ts';
+import { activeBranches, subnetGeometry, type HeadGeometry, type LayerGeometry, type StemGeometry, type SubnetGeometry } from './geometry.ts';
 
 export interface Cost {
   macs: number;
@@ -99,7 +99,11 @@ export function headCost(head: HeadGeometry): Cost {
 }
 
 export function subnetCost(config: SubnetConfig): Cost {
-  const geometry = subnetGeometry(config);
+  return geometryCost(subnetGeometry(config));
+}
+
+/** subnetCost of a geometry already derived (the latency predictor derives it once per prediction). */
+export function geometryCost(geometry: SubnetGeometry): Cost {
   let cost = stemCost(geometry.stem);
   for (const stage of geometry.stages) {
     for (const layer of stage.layers) cost = addCost(cost, layerCost(layer));

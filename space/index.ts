@@ -7,6 +7,7 @@ export * from './sample.ts';
 export * from './encoding.ts';
 export {
   blocksOfConfig,
+  blocksOfGeometry,
   blockKey,
   blockKeysOf,
   enumerateBlocks,

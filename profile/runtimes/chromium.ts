@@ -1,12 +1,13 @@
 // The chromium runtime: onnxruntime-web's wasm/webgpu EPs inside a real browser (Debian's chromium
 // driven by playwright-core, pipeline.md "Runtimes"). This host has neither, so only the availability
-// check is implemented: it names what is missing and how to install it. In-page measurement is future
-// work (the protocol would have to run inside the page, timing with performance.now()).
+// check is implemented: it names what is missing and how to install it. In-page measurement is another
+// issue's: time() will send the input plan and the timing request to the page, which fills the inputs
+// (profile/inputs.ts), runs the same loop with performance.now() and returns the samples.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { OfaError } from '../../lib/errors.ts';
 import type { DeviceProfile } from '../device.ts';
-import type { Runtime, RuntimeInfo, RuntimeSession } from './types.ts';
+import type { Runtime, RuntimeInfo, RuntimeSession, Timing } from './types.ts';
 
 const require = createRequire(import.meta.url);
 const CHROMIUM_PATHS = ['/usr/bin/chromium', '/usr/bin/chromium-browser'];
@@ -24,6 +25,7 @@ function missingPieces(): string[] {
 
 export const chromium: Runtime = {
   name: 'chromium',
+  executionProviders: ['wasm', 'webgpu'],
 
   async check(device: DeviceProfile) {
     const missing = missingPieces();
@@ -46,5 +48,9 @@ export const chromium: Runtime = {
   async createSession(_model: Uint8Array, device: DeviceProfile): Promise<RuntimeSession> {
     await this.check(device);
     throw new Error('unreachable');
+  },
+
+  async time(): Promise<Timing> {
+    throw new OfaError('E_RUNTIME_UNIMPLEMENTED', "the chromium runtime's in-page measurement is not implemented yet", { kind: 'failure' });
   },
 };

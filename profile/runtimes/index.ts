@@ -1,16 +1,24 @@
-// Registry of runtimes (one file each). Adding a runtime: one file exporting a Runtime, one line here,
-// and its name in RUNTIME_NAMES (profile/device.ts) so that device files may ask for it.
-import type { RuntimeName } from '../device.ts';
+// Registry of runtimes (one file each). Adding a runtime: one file exporting a Runtime, one line in
+// RUNTIMES; device profiles may then name it and its execution providers (profile/device.ts reads them
+// from here).
+import { OfaError } from '../../lib/errors.ts';
+import { chromium } from './chromium.ts';
+import { onnxruntimeNode } from './onnxruntime-node.ts';
+import { onnxruntimeWeb } from './onnxruntime-web.ts';
 import type { Runtime } from './types.ts';
 
-const RUNTIMES: Record<RuntimeName, () => Promise<Runtime>> = {
-  'onnxruntime-node': async () => (await import('./onnxruntime-node.ts')).onnxruntimeNode,
-  'onnxruntime-web': async () => (await import('./onnxruntime-web.ts')).onnxruntimeWeb,
-  chromium: async () => (await import('./chromium.ts')).chromium,
-};
+export const RUNTIMES: readonly Runtime[] = [onnxruntimeNode, onnxruntimeWeb, chromium];
 
-export async function getRuntime(name: RuntimeName): Promise<Runtime> {
-  return RUNTIMES[name]();
+export const RUNTIME_NAMES: readonly string[] = RUNTIMES.map((runtime) => runtime.name);
+
+export function findRuntime(name: string): Runtime | undefined {
+  return RUNTIMES.find((runtime) => runtime.name === name);
 }
 
-export type { Runtime, RuntimeSession, RuntimeInfo, ValueInfo, InputElementType, TensorData } from './types.ts';
+export function getRuntime(name: string): Runtime {
+  const runtime = findRuntime(name);
+  if (!runtime) throw new OfaError('E_RUNTIME_UNKNOWN', `runtime ${JSON.stringify(name)} is not known; known runtimes: ${RUNTIME_NAMES.join(', ')}`);
+  return runtime;
+}
+
+export type { Runtime, RuntimeSession, RuntimeInfo, ValueInfo, InputElementType, InputSpec, InputPlan, TimingRequest, Timing } from './types.ts';

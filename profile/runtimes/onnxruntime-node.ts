@@ -6,7 +6,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { OfaError } from '../../lib/errors.ts';
 import type { DeviceProfile } from '../device.ts';
-import { wrapOrtSession, type Runtime, type RuntimeInfo, type RuntimeSession } from './types.ts';
+import { timeOrtSession, wrapOrtSession, type OrtSession } from './ort.ts';
+import type { Runtime, RuntimeInfo } from './types.ts';
 
 const require = createRequire(import.meta.url);
 type Ort = typeof import('onnxruntime-node');
@@ -94,8 +95,10 @@ function conciseError(message: string): string {
   return readable ?? line;
 }
 
-export const onnxruntimeNode: Runtime = {
+export const onnxruntimeNode: Runtime<OrtSession> = {
   name: 'onnxruntime-node',
+  // Every EP a build of onnxruntime-node may have (check() says which this host's build has and starts).
+  executionProviders: ['cpu', 'cuda', 'tensorrt', 'webgpu', 'dml', 'coreml'],
 
   async check(device) {
     const ep = device.executionProvider;
@@ -120,7 +123,7 @@ export const onnxruntimeNode: Runtime = {
     return { name: 'onnxruntime-node', version: `onnxruntime-node ${packageVersion()}`, settings: { sessionOptions: sessionOptions(device) } };
   },
 
-  async createSession(model, device): Promise<RuntimeSession> {
+  async createSession(model, device): Promise<OrtSession> {
     await this.check(device);
     const { InferenceSession, Tensor } = ort();
     let session: Awaited<ReturnType<typeof InferenceSession.create>>;
@@ -137,4 +140,6 @@ export const onnxruntimeNode: Runtime = {
     }
     return wrapOrtSession(session as never, Tensor as never);
   },
+
+  time: timeOrtSession,
 };

@@ -3,7 +3,8 @@
 import v8 from 'node:v8';
 import { OfaError } from '../../lib/errors.ts';
 import type { DeviceProfile } from '../device.ts';
-import { wrapOrtSession, type Runtime, type RuntimeInfo, type RuntimeSession } from './types.ts';
+import { timeOrtSession, wrapOrtSession, type OrtSession } from './ort.ts';
+import type { Runtime, RuntimeInfo } from './types.ts';
 
 type OrtWeb = typeof import('onnxruntime-web');
 
@@ -53,8 +54,18 @@ async function configureEnv(device: DeviceProfile): Promise<OrtWeb> {
   return module;
 }
 
-export const onnxruntimeWeb: Runtime = {
+export const onnxruntimeWeb: Runtime<OrtSession> = {
   name: 'onnxruntime-web',
+  executionProviders: ['wasm', 'webgpu'],
+
+  // onnxruntime-web runs single-threaded inside Node (pipeline.md), and its wasm thread count is one knob.
+  deviceFaults(device) {
+    const session = device.session;
+    const threads = typeof session === 'object' && session !== null ? (session as Record<string, unknown>).intraOpNumThreads : undefined;
+    return typeof threads === 'number' && threads !== 1
+      ? [{ path: '$.session.intraOpNumThreads', value: threads, message: 'onnxruntime-web inside Node runs its wasm EP on 1 thread; allowed: 1' }]
+      : [];
+  },
 
   async check(device) {
     await ort();
@@ -76,7 +87,7 @@ export const onnxruntimeWeb: Runtime = {
     };
   },
 
-  async createSession(model, device): Promise<RuntimeSession> {
+  async createSession(model, device): Promise<OrtSession> {
     await this.check(device);
     const { InferenceSession, Tensor } = await configureEnv(device);
     let session: Awaited<ReturnType<typeof InferenceSession.create>>;
@@ -91,4 +102,6 @@ export const onnxruntimeWeb: Runtime = {
     }
     return wrapOrtSession(session as never, Tensor as never);
   },
+
+  time: timeOrtSession,
 };

@@ -2,7 +2,8 @@
 // the bad value and the allowed values; a user adds a device with one JSON file.
 import test from 'ava';
 import { isOfaError } from '../../lib/errors.ts';
-import { DEVICES_DIR, findDeviceFaults, listDeviceNames, loadDevice, measureModel, validateDevice } from '../../profile/index.ts';
+import { resolve } from 'node:path';
+import { RUNTIMES, findDeviceFaults, listDeviceNames, loadDevice, measureModel, validateDevice } from '../../profile/index.ts';
 import { FAST, cpuDevice, matmulModel, tempDir, writeTemp } from './fixtures.ts';
 
 test('the shipped device profiles validate and name their runtime and EP', (t) => {
@@ -17,7 +18,20 @@ test('the shipped device profiles validate and name their runtime and EP', (t) =
   t.is(loadDevice('wasm-node').runtime, 'onnxruntime-web');
   t.is(loadDevice('cuda').executionProvider, 'cuda');
   t.is(loadDevice('webgpu').executionProvider, 'webgpu');
-  t.true(loadDevice('cpu-1t').file!.startsWith(DEVICES_DIR));
+  // The devices folder is a parameter, by default ./devices (the checkout's, from its root).
+  t.is(loadDevice('cpu-1t').file, resolve('devices', 'cpu-1t.json'));
+  t.is(loadDevice('cpu-1t', { devicesDir: 'devices' }).file, resolve('devices', 'cpu-1t.json'));
+});
+
+test("the allowed runtimes and execution providers are the runtime registry's", (t) => {
+  t.deepEqual(RUNTIMES.map((r) => r.name), ['onnxruntime-node', 'onnxruntime-web', 'chromium']);
+  const message = faultOf({ ...cpuDevice(), runtime: 'tensorflow' }, '$.runtime')!.message;
+  t.is(message, `runtime must be one of ${RUNTIMES.map((r) => JSON.stringify(r.name)).join(', ')}`);
+  for (const runtime of RUNTIMES) {
+    const ep = faultOf({ ...cpuDevice(), runtime: runtime.name, executionProvider: 'tpu' }, '$.executionProvider')!.message;
+    t.is(ep, `execution provider must be one of ${runtime.executionProviders.map((e) => JSON.stringify(e)).join(', ')}`, runtime.name);
+    for (const executionProvider of runtime.executionProviders) t.is(faultOf({ ...cpuDevice(), runtime: runtime.name, executionProvider }, '$.executionProvider'), undefined);
+  }
 });
 
 function faultOf(value: unknown, path: string) {
@@ -68,9 +82,9 @@ test('a user adds a device by adding one JSON file, and it measures', async (t) 
   const dir = tempDir();
   writeTemp(dir, 'my-box.json', JSON.stringify(cpuDevice('my-box')));
   writeTemp(dir, 'misnamed.json', JSON.stringify(cpuDevice('other-name')));
-  t.deepEqual(listDeviceNames(dir), ['misnamed', 'my-box']);
-  const device = loadDevice('my-box', dir);
-  t.throws(() => loadDevice('misnamed', dir), { message: /must equal the file name "misnamed"/ });
+  t.deepEqual(listDeviceNames({ devicesDir: dir }), ['misnamed', 'my-box']);
+  const device = loadDevice('my-box', { devicesDir: dir });
+  t.throws(() => loadDevice('misnamed', { devicesDir: dir }), { message: /must equal the file name "misnamed"/ });
   const result = await measureModel(matmulModel(['batch', 16]), device, FAST);
   t.is(result.device.name, 'my-box');
   t.true(result.stats.count >= FAST.minSamples);

@@ -1,51 +1,26 @@
-// Lookup tables and the latency predictor on the `micro` preset: coverage of every block that random
-// subnets need, resumable incremental builds, the predictor's sum against a hand-built table.
+// Lookup tables and the latency predictor on the `micro` preset: resumable incremental builds that cover
+// random subnets, the predictor's sum against a hand-built table, the calibration fit, format tags.
 import test from 'ava';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRng } from '../../lib/rng.ts';
-import { sampleRandom, sampleUniform, VARIANT_NAMES } from '../../space/index.ts';
-import { blockKey, type BlockSpec } from '../../export/blocks.ts';
+import { blockKey, configId, sampleRandom, sampleUniform, type BlockSpec } from '../../space/index.ts';
 import {
-  blockKeysOf,
+  ARTIFACT_FORMATS,
   buildTable,
-  enumerateBlocks,
   applyCalibration,
   fitCalibration,
   loadDevice,
   makePredictor,
+  median,
+  readCalibration,
   readTable,
+  referenceConfig,
   tableSum,
   validateDevice,
   type LatencyTable,
 } from '../../profile/index.ts';
-import { FAST, cpuDevice, tempDir } from './fixtures.ts';
-import { configId } from '../../space/index.ts';
-import { median, referenceConfig } from '../../profile/index.ts';
-
-test('the enumerated blocks cover every block that 1000 random subnets need, for every variant', (t) => {
-  for (const variant of VARIANT_NAMES) {
-    const blocks = enumerateBlocks({ preset: 'micro', variant });
-    const rng = createRng(42);
-    const missing = new Set<string>();
-    const used = new Set<string>();
-    for (let i = 0; i < 1000; i++) {
-      for (const key of blockKeysOf(sampleRandom({ preset: 'micro', variant }, rng))) {
-        used.add(key);
-        if (!blocks.has(key)) missing.add(key);
-      }
-    }
-    t.deepEqual([...missing], [], variant);
-    // Enumeration is not padding: most of its blocks do occur in random subnets.
-    t.true(used.size >= 0.8 * blocks.size, `${variant}: ${used.size} of ${blocks.size} used`);
-  }
-  // By hand for micro/ofa: per resolution (8, 12) one stem and one head; per stage 9 (kernel x expand)
-  // first-layer geometries plus 9 for positions 2..4, shared where geometries coincide: stage 1's first
-  // layer (stride 1, 8 -> 8) is like its later ones, and stage 5's layers are like stage 4's later ones
-  // (same map size, 16 -> 16, hswish, SE). So 9 + 18 + 18 + 18 + 0 = 63 layers per resolution:
-  // 2 * (1 + 63 + 1) = 130.
-  t.is(enumerateBlocks({ preset: 'micro', variant: 'ofa' }).size, 130);
-});
+import { FAST, cpuDevice, tempDir, writeTemp } from './fixtures.ts';
 
 test('a built table covers 1000 random subnets; a re-run resumes and skips measured entries', async (t) => {
   const dir = tempDir();
@@ -198,7 +173,43 @@ test('table files are written whole: valid JSON with host facts after every chun
   await buildTable({ device: loadDevice('wasm-node'), preset: 'micro', variant: 'ofa', protocol: FAST, file, quiet: true, limit: 5, chunkSize: 5 });
   const table = JSON.parse(readFileSync(file, 'utf8')) as LatencyTable;
   t.is(Object.keys(table.entries).length, 5);
+  t.deepEqual([table.format, table.formatVersion], ['ofav2/lut', 1]);
+  t.deepEqual(Object.keys(table).slice(0, 2), ['format', 'formatVersion']);
   t.is(table.device.runtime, 'onnxruntime-web');
   t.truthy(table.runs[0].host.cpuModel);
   t.deepEqual(table.runs[0].protocol, { warmupRuns: FAST.warmupRuns, minSamples: FAST.minSamples, minTimeMs: FAST.minTimeMs });
+});
+
+test('readers check the format tag and version, with an error naming the file, what it has and what is expected', (t) => {
+  const dir = tempDir();
+  const table = { ...ARTIFACT_FORMATS.lut, preset: 'micro', variant: 'ofa', entries: {} };
+  t.is(readTable(writeTemp(dir, 'good.json', JSON.stringify(table))).preset, 'micro');
+  const old = writeTemp(dir, 'old.json', JSON.stringify({ ...table, format: 'ofav2-latency-table/1', formatVersion: undefined }));
+  const error = t.throws(() => readTable(old), { message: /latency table .*old\.json has format "ofav2-latency-table\/1"; expected "format": "ofav2\/lut", "formatVersion": 1/ });
+  t.is((error as { code?: string }).code, 'E_ARTIFACT_FORMAT');
+  t.regex((error as { hint?: string }).hint!, /ofa profile lut --fresh/);
+  t.throws(() => readTable(writeTemp(dir, 'v2.json', JSON.stringify({ ...table, formatVersion: 2 }))), { message: /has formatVersion 2; expected "format": "ofav2\/lut", "formatVersion": 1/ });
+  t.throws(() => readTable(writeTemp(dir, 'calibration.json', JSON.stringify({ ...ARTIFACT_FORMATS.calibration }))), { message: /has format "ofav2\/calibration"/ });
+  t.throws(() => readTable(writeTemp(dir, 'list.json', '[]')), { message: /is not a JSON object/ });
+  t.throws(() => readTable(writeTemp(dir, 'broken.json', '{"format": ')), { message: /cannot be read/ });
+  t.throws(() => readCalibration(writeTemp(dir, 'old-calibration.json', JSON.stringify({ format: 'ofav2-latency-calibration/1', coefficients: {} }))), {
+    message: /calibration .* has format "ofav2-latency-calibration\/1"; expected "format": "ofav2\/calibration", "formatVersion": 1/,
+  });
+});
+
+test('the committed tables, calibrations and validations under devices/ carry their format tags', (t) => {
+  let files = 0;
+  for (const device of readdirSync('devices', { withFileTypes: true }).filter((entry) => entry.isDirectory())) {
+    for (const name of readdirSync(join('devices', device.name)).filter((f) => f.endsWith('.json'))) {
+      const file = join('devices', device.name, name);
+      const kind = name.split('-')[0] as 'lut' | 'calibration' | 'validation';
+      const value = JSON.parse(readFileSync(file, 'utf8'));
+      t.deepEqual(Object.keys(value).slice(0, 2), ['format', 'formatVersion'], file);
+      t.deepEqual([value.format, value.formatVersion], [ARTIFACT_FORMATS[kind].format, ARTIFACT_FORMATS[kind].formatVersion], file);
+      if (kind === 'lut') t.true(Object.keys(readTable(file).entries).length > 0, file);
+      if (kind === 'calibration') t.is(typeof readCalibration(file).coefficients.scale, 'number', file);
+      files++;
+    }
+  }
+  t.true(files >= 18, `${files} files`);
 });

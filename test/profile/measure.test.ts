@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { isOfaError } from '../../lib/errors.ts';
 import { checkDevice, loadDevice, measureModel, median, probeModel, readOnnxFile, validateDevice } from '../../profile/index.ts';
-import { sessionOptions } from '../../profile/runtimes/onnxruntime-node.ts';
+import { onnxruntimeNode, sessionOptions } from '../../profile/runtimes/onnxruntime-node.ts';
 import { main } from '../../cli/main.ts';
 import { FAST, cpuDevice, matmulModel, mixedInputsModel, tempDir, writeTemp } from './fixtures.ts';
 
@@ -44,22 +44,58 @@ test('onnxruntime-web measures on its wasm EP inside Node, with mixed input type
   t.true(result.stats.count >= FAST.minSamples);
 });
 
-test('EP enforcement: cuda without its EP libraries is refused, naming the missing files and the install flag', async (t) => {
+/** The outcome of starting a device's EP here: undefined when it runs, else the error. */
+async function startError(device: Parameters<typeof checkDevice>[0]): Promise<unknown> {
+  return checkDevice(device).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+}
+
+// The EP tests hold on any machine: where an EP can start, it must measure on that EP; where it cannot,
+// the error must say why and what to install.
+test('EP enforcement: cuda without its EP libraries is refused, naming the missing files and the install flag; with them it runs or says why not', async (t) => {
   const folder = join(dirname(require.resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', process.platform, process.arch);
-  // This host's onnxruntime-node was installed with onnxruntime-node-install=skip (pipeline.md).
-  t.false(existsSync(join(folder, 'libonnxruntime_providers_cuda.so')));
-  const error = await t.throwsAsync(measureModel(probeModel(), loadDevice('cuda'), FAST));
-  t.true(isOfaError(error));
-  t.is((error as { code?: string }).code, 'E_EP_UNAVAILABLE');
-  t.regex(error!.message, /"cuda".*missing .*libonnxruntime_providers_cuda\.so/);
-  t.regex((error as { hint?: string }).hint!, /--onnxruntime-node-install=cuda12.*CUDA 12 driver/);
+  const device = loadDevice('cuda');
+  if (!existsSync(join(folder, 'libonnxruntime_providers_cuda.so'))) {
+    // As on these machines: onnxruntime-node installed with onnxruntime-node-install=skip (pipeline.md).
+    t.log('no CUDA EP libraries: checking the error');
+    const error = await t.throwsAsync(measureModel(probeModel(), device, FAST));
+    t.true(isOfaError(error));
+    t.is((error as { code?: string }).code, 'E_EP_UNAVAILABLE');
+    t.regex(error!.message, /"cuda".*missing .*libonnxruntime_providers_cuda\.so/);
+    t.regex((error as { hint?: string }).hint!, /--onnxruntime-node-install=cuda12.*CUDA 12 driver/);
+    return;
+  }
+  const error = await startError(device);
+  if (error === undefined) {
+    t.log('the CUDA EP starts here: checking that it measures on cuda');
+    const result = await measureModel(probeModel(), device, FAST);
+    t.deepEqual((result.runtime.settings.sessionOptions as { executionProviders: unknown[] }).executionProviders, ['cuda']);
+    t.true(result.stats.count >= FAST.minSamples && result.stats.medianMs > 0);
+  } else {
+    t.log('CUDA EP libraries but no usable GPU: checking the error');
+    t.true(isOfaError(error));
+    t.is((error as { code?: string }).code, 'E_EP_UNAVAILABLE');
+    t.regex((error as Error).message, /"cuda".*cannot start/);
+    t.regex((error as { hint?: string }).hint!, /CUDA 12 driver/);
+  }
 });
 
-test('EP enforcement: webgpu with no GPU adapter is an error, not a CPU run', async (t) => {
-  const error = await t.throwsAsync(checkDevice(loadDevice('webgpu')));
-  t.is((error as { code?: string }).code, 'E_EP_UNAVAILABLE');
-  t.regex(error!.message, /"webgpu".*adapter/i);
-  t.regex((error as { hint?: string }).hint!, /GPU adapter/);
+test('EP enforcement: webgpu with no GPU adapter is an error, not a CPU run; with one it measures on webgpu', async (t) => {
+  const device = loadDevice('webgpu');
+  const error = await startError(device);
+  if (error === undefined) {
+    t.log('a GPU adapter is visible here: checking that webgpu measures');
+    const result = await measureModel(probeModel(), device, FAST);
+    t.deepEqual((result.runtime.settings.sessionOptions as { executionProviders: unknown[] }).executionProviders, ['webgpu']);
+    t.true(result.stats.count >= FAST.minSamples && result.stats.medianMs > 0);
+  } else {
+    t.log('no GPU adapter here: checking the error');
+    t.is((error as { code?: string }).code, 'E_EP_UNAVAILABLE');
+    t.regex((error as Error).message, /"webgpu".*adapter/i);
+    t.regex((error as { hint?: string }).hint!, /GPU adapter/);
+  }
   // Any EP but cpu is asked for with CPU fallback disabled, so a node it cannot run fails loudly.
   const options = sessionOptions(loadDevice('webgpu')) as { executionProviders: unknown[]; extra: { session: Record<string, unknown> } };
   t.deepEqual(options.executionProviders, ['webgpu']);
@@ -67,8 +103,12 @@ test('EP enforcement: webgpu with no GPU adapter is an error, not a CPU run', as
 });
 
 test('EP enforcement: an EP the runtime build does not have, and webgpu in onnxruntime-web inside Node', async (t) => {
-  const dml = validateDevice({ ...cpuDevice('dml-box'), executionProvider: 'dml' });
-  await t.throwsAsync(measureModel(probeModel(), dml, FAST), { message: /"dml".*no such EP; its EPs: cpu, webgpu/ });
+  // This build's EPs (Linux x64: cpu, webgpu, cuda, tensorrt): one that onnxruntime-node builds may have but this one lacks.
+  const built = (require('onnxruntime-node') as { listSupportedBackends(): { name: string }[] }).listSupportedBackends().map((b) => b.name);
+  const absent = onnxruntimeNode.executionProviders.find((ep) => !built.includes(ep))!;
+  const other = validateDevice({ ...cpuDevice('other-box'), executionProvider: absent });
+  const error = await t.throwsAsync(measureModel(probeModel(), other, FAST), { message: new RegExp(`"${absent}".*no such EP; its EPs: ${built.map((name) => `${name}[^,]*`).join(', ')}$`) });
+  t.is((error as { code?: string }).code, 'E_EP_UNAVAILABLE');
   const webOnGpu = validateDevice({ ...cpuDevice('web-gpu'), runtime: 'onnxruntime-web', executionProvider: 'webgpu' });
   await t.throwsAsync(measureModel(probeModel(), webOnGpu, FAST), { message: /cannot start inside Node; available here: wasm/ });
   const browser = validateDevice({ ...cpuDevice('browser'), runtime: 'chromium', executionProvider: 'wasm' });
@@ -107,7 +147,7 @@ test('a symbolic dimension left unset is refused, naming it; set, it is used', a
   t.deepEqual(result.inputs[0].shape, [2, 4, 16]);
 });
 
-test('ofa profile model --json prints the measurement', async (t) => {
+test('ofa profile model --json prints the measurement, and --out writes the same report, tagged', async (t) => {
   const dir = tempDir();
   const file = writeTemp(dir, 'm.onnx', matmulModel(['batch', 16]));
   const writes: string[] = [];
@@ -115,12 +155,15 @@ test('ofa profile model --json prints the measurement', async (t) => {
   process.stdout.write = ((chunk: string) => (writes.push(String(chunk)), true)) as typeof process.stdout.write;
   let code: number;
   try {
-    code = await main(['profile', 'model', file, '--device', 'cpu-2t', '--samples', '5', '--min-time', '0', '--warmup', '1', '--raw', '--json']);
+    code = await main(['profile', 'model', file, '--device', 'cpu-2t', '--runs', '5', '--min-time', '0', '--warmup', '1', '--raw', '--json', '--out', join(dir, 'measurement.json')]);
   } finally {
     process.stdout.write = original;
   }
   t.is(code, 0);
   const report = JSON.parse(writes.join(''));
+  // The report as printed is the file written with --out, tagged.
+  t.deepEqual(JSON.parse(readFileSync(join(dir, 'measurement.json'), 'utf8')), report);
+  t.deepEqual([report.format, report.formatVersion], ['ofav2/measurement', 1]);
   t.is(report.device.name, 'cpu-2t');
   t.is(report.device.session.intraOpNumThreads, 2);
   t.is(report.model.sha256.length, 64);

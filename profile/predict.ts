@@ -1,0 +1,46 @@
+// The latency predictor's public entry (pipeline.md "profile/ ... a pure predictor"): device profiles,
+// lookup tables and calibrations as data, and predictions from them. A search, a CI gate or a report
+// imports this entry, not profile/index.ts: nothing reachable from here loads a runtime, an ONNX library
+// or a training engine (test/profile/predict.test.ts checks the loaded modules in a fresh process).
+// Measuring is profile/index.ts's.
+export {
+  loadDevice,
+  listDeviceNames,
+  validateDevice,
+  findDeviceFaults,
+  formatDeviceFault,
+  deviceDataDir,
+  DEFAULT_DEVICES_DIR,
+  type DeviceProfile,
+  type DevicesOptions,
+  type DeviceFault,
+} from './device.ts';
+export {
+  readTable,
+  loadTable,
+  tablePath,
+  entryMs,
+  DEFAULT_STATISTIC,
+  LATENCY_STATISTICS,
+  type LatencyTable,
+  type LutEntry,
+  type LatencyStatistic,
+  type ReferenceRecord,
+} from './table.ts';
+export {
+  makePredictor,
+  loadPredictor,
+  tableSum,
+  applyCalibration,
+  readCalibration,
+  loadCalibration,
+  calibrationPath,
+  predictorQuality,
+  type LatencyPredictor,
+  type Prediction,
+  type TableSum,
+  type Calibration,
+  type CalibrationCoefficients,
+  type PredictorQuality,
+} from './predictor.ts';
+export { ARTIFACT_FORMATS, type ArtifactKind } from './artifacts.ts';
