@@ -7,17 +7,19 @@
 import { resolve } from 'node:path';
 import { OfaError } from '../lib/errors.ts';
 import { PRESET_NAMES, VARIANT_NAMES, DEFAULT_PRESET, DEFAULT_VARIANT, parseJson, validateConfig } from '../space/index.ts';
+// The predictor's entry is light (no runtime): its names can be read while the flags are declared.
+import { DEFAULT_DEVICES_DIR, DEFAULT_STATISTIC, LATENCY_STATISTICS } from '../profile/predict.ts';
 import { log, out, parseGroup, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.ts';
 
 const DEVICE: FlagSpec = { type: 'string', description: 'device name (<devices-dir>/<name>.json) or path to a device JSON file', default: 'cpu-1t', placeholder: 'D' };
-const DEVICES_DIR: FlagSpec = { type: 'string', description: 'folder of the device files (their tables live in <devices-dir>/<name>/)', default: 'devices', placeholder: 'DIR' };
+const DEVICES_DIR: FlagSpec = { type: 'string', description: 'folder of the device files (their tables live in <devices-dir>/<name>/)', default: DEFAULT_DEVICES_DIR, placeholder: 'DIR' };
 const JSON_FLAG: FlagSpec = { type: 'boolean', description: 'print JSON' };
 const SPACE: Record<string, FlagSpec> = {
   preset: { type: 'string', description: 'preset', default: DEFAULT_PRESET, choices: PRESET_NAMES, placeholder: 'P' },
   variant: { type: 'string', description: 'supernet variant', default: DEFAULT_VARIANT, choices: VARIANT_NAMES, placeholder: 'V' },
 };
 const PROTOCOL: Record<string, FlagSpec> = {
-  runs: { type: 'int', description: 'minimum number of timed runs', default: 64, placeholder: 'N' },
+  runs: { type: 'int', description: 'minimum number of timed runs', default: 64, placeholder: 'N', formerly: ['samples'] },
   'min-time': { type: 'number', description: 'minimum total sampling time in seconds', default: 1, placeholder: 'S' },
   warmup: { type: 'int', description: 'warm-up runs after the first run', default: 10, placeholder: 'N' },
 };
@@ -58,7 +60,7 @@ const SPECS: Record<string, CommandSpec> = {
       ...SPACE,
       out: OUT('table (resumed when the file exists)'),
       save: SAVE('lut-<P>-<V>.json'),
-      runs: { type: 'int', description: 'minimum timed runs per block', default: 64, placeholder: 'N' },
+      runs: { type: 'int', description: 'minimum timed runs per block', default: 64, placeholder: 'N', formerly: ['samples'] },
       'min-time': { type: 'number', description: 'minimum sampling time per block in seconds (longer windows catch more of the quiet moments of a shared machine)', default: 0.75, placeholder: 'S' },
       warmup: PROTOCOL.warmup,
       fresh: { type: 'boolean', description: 'discard the measured entries and start again' },
@@ -77,13 +79,13 @@ const SPECS: Record<string, CommandSpec> = {
       ...SPACE,
       out: OUT('calibration'),
       save: SAVE('calibration-<P>-<V>.json (where the predictor reads it)'),
-      subnets: { type: 'int', description: 'number of random subnets to measure (20 or more fit the MAC and parameter terms)', default: 60, placeholder: 'N' },
+      subnets: { type: 'int', description: 'number of random subnets to measure (20 or more fit the MAC and parameter terms)', default: 60, placeholder: 'N', formerly: ['samples'] },
       seed: { type: 'int', description: 'seed of the calibration subnets', default: 1, placeholder: 'S' },
       statistic: {
         type: 'string',
         description: 'figure of the timed runs to fit and predict: the fastest run (stable on a shared machine) or the median',
-        choices: ['min', 'median'],
-        default: 'min',
+        choices: LATENCY_STATISTICS,
+        default: DEFAULT_STATISTIC,
         placeholder: 'S',
       },
       runs: { type: 'int', description: 'minimum timed runs per subnet', default: 64, placeholder: 'N' },
@@ -105,7 +107,7 @@ const SPECS: Record<string, CommandSpec> = {
       ...SPACE,
       out: OUT('validation report'),
       save: SAVE('validation-<P>-<V>.json'),
-      subnets: { type: 'int', description: 'number of held-out random subnets', default: 100, placeholder: 'N' },
+      subnets: { type: 'int', description: 'number of held-out random subnets', default: 100, placeholder: 'N', formerly: ['samples'] },
       seed: { type: 'int', description: 'seed of the held-out subnets (must differ from the calibration seed)', default: 1001, placeholder: 'S' },
       runs: { type: 'int', description: 'minimum timed runs per subnet', default: 64, placeholder: 'N' },
       'min-time': { type: 'number', description: 'minimum sampling time per subnet in seconds (longer windows catch more of the quiet moments of a shared machine)', default: 0.75, placeholder: 'S' },
@@ -304,7 +306,7 @@ async function calibrate(flags: ParsedFlags): Promise<number> {
     variant,
     count: positiveInt('calibrate', 'subnets', flags.subnets, 3),
     seed: flags.seed as number,
-    statistic: flags.statistic as 'min' | 'median',
+    statistic: flags.statistic as (typeof LATENCY_STATISTICS)[number],
     maxDrift: fraction('calibrate', 'max-drift', flags['max-drift']),
     retries: positiveInt('calibrate', 'retries', flags.retries, 0),
     protocol: protocolOf('calibrate', flags),

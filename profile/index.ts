@@ -10,17 +10,16 @@ export type { Runtime, RuntimeSession, RuntimeInfo, ValueInfo, InputSpec, InputP
 export { checkDevice, probeModel } from './probe.ts';
 
 // Measuring.
-export { measureModel, measureInterleaved, resolveProtocol, dimsFor, DEFAULT_PROTOCOL } from './measure.ts';
+export { measureModel, measureInterleaved, dimsFor } from './measure.ts';
 export type { MeasureOptions, InterleavedOptions, Measurement, InterleavedMeasurement, Protocol } from './measure.ts';
-export { planInputs, inputData } from './inputs.ts';
-export { readOnnxFile, inspectOnnx, type OnnxSummary } from './model.ts';
-export { hostFacts, type HostFacts } from './host.ts';
-export { median, summarize, spearman, type SampleStats } from './stats.ts';
+export { planInputs } from './inputs.ts';
+export { readOnnxFile, type OnnxSummary } from './model.ts';
+export type { HostFacts } from './host.ts';
+export type { SampleStats } from './stats.ts';
 export { artifactTag } from './artifacts.ts';
 
-// Lookup tables, calibration, validation.
-export { buildTable, blockModel, type BuildTableOptions, type BuildTableResult } from './lut.ts';
-export { calibrateDevice, validatePredictor, validationPath, randomSubnets } from './calibrate.ts';
+// Lookup tables, calibration, validation; the speed reference measured beside them.
+export { buildTable, type BuildTableOptions, type BuildTableResult } from './lut.ts';
+export { calibrateDevice, validatePredictor, validationPath } from './calibrate.ts';
 export type { CalibrateOptions, CalibrateResult, ValidationResult, SubnetRunOptions } from './calibrate.ts';
-export { fitCalibration } from './predictor.ts';
-export { referenceConfig, referenceModel, REFERENCE_SEED } from './reference.ts';
+export { referenceModel } from './reference.ts';

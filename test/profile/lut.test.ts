@@ -5,21 +5,10 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRng } from '../../lib/rng.ts';
 import { blockKey, configId, sampleRandom, sampleUniform, type BlockSpec } from '../../space/index.ts';
-import {
-  ARTIFACT_FORMATS,
-  buildTable,
-  applyCalibration,
-  fitCalibration,
-  loadDevice,
-  makePredictor,
-  median,
-  readCalibration,
-  readTable,
-  referenceConfig,
-  tableSum,
-  validateDevice,
-  type LatencyTable,
-} from '../../profile/index.ts';
+import { ARTIFACT_FORMATS, buildTable, applyCalibration, loadDevice, makePredictor, readCalibration, readTable, tableSum, validateDevice, type LatencyTable } from '../../profile/index.ts';
+import { fitCalibration } from '../../profile/predictor.ts';
+import { referenceConfig } from '../../profile/reference.ts';
+import { median } from '../../profile/stats.ts';
 import { FAST, cpuDevice, tempDir, writeTemp } from './fixtures.ts';
 
 test('a built table covers 1000 random subnets; a re-run resumes and skips measured entries', async (t) => {
