@@ -207,6 +207,12 @@ function requiredDestination(command: string, flags: ParsedFlags, saved: () => s
 async function devices(flags: ParsedFlags): Promise<number> {
   const { listDeviceNames, loadDevice, checkDevice } = await import('../profile/index.ts');
   const options = devicesOptions(flags);
+  const { existsSync } = await import('node:fs');
+  if (!existsSync(options.devicesDir)) {
+    throw new OfaError('E_READ', `ofa profile devices: devices folder ${JSON.stringify(resolve(options.devicesDir))} does not exist`, {
+      hint: "run from the checkout (its devices/ is the default) or pass --devices-dir DIR",
+    });
+  }
   const rows: { name: string; runtime?: string; executionProvider?: string; available: boolean; problem?: string; hint?: string }[] = [];
   // The hint says how a user makes the device start (e.g. which EP binaries to install).
   const problemOf = (error: unknown) => ({ problem: (error as Error).message, ...((error as { hint?: string }).hint ? { hint: (error as { hint: string }).hint } : {}) });

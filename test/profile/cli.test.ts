@@ -149,6 +149,9 @@ test.serial('profile devices lists every device with its availability; bad flags
   writeTemp(dir, 'only-one.json', JSON.stringify(cpuDevice('only-one')));
   const elsewhere = await ofa(['profile', 'devices', '--devices-dir', dir, '--json']);
   t.deepEqual((JSON.parse(elsewhere.stdout) as { name: string; available: boolean }[]).map((r) => [r.name, r.available]), [['only-one', true]]);
+  const missing = await ofa(['profile', 'devices', '--devices-dir', join(dir, 'none')]);
+  t.is(missing.code, 2);
+  t.regex(missing.stderr, /devices folder ".*none" does not exist\nhint: .*--devices-dir DIR/);
 
   const drift = await ofa(['profile', 'validate', '--device', 'cpu-1t', '--preset', 'micro', '--max-drift', '0']);
   t.is(drift.code, 2);
