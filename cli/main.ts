@@ -12,7 +12,7 @@ interface CommandGroup {
 const COMMANDS: Record<string, CommandGroup> = {
   space: { summary: 'inspect the search space: info, sample, validate, stats', load: () => import('./space.ts') },
   train: { summary: 'train the supernet for one phase (resumable, both cores)', load: () => import('./train.ts') },
-  eval: { summary: 'top-1 of a subnet of a checkpoint on the test split', load: async () => ({ run: (await import('./train.ts')).runEval }) },
+  eval: { summary: 'top-1 of subnets of a checkpoint on the test split (one, a list, or the paper grid)', load: () => import('./eval.ts') },
   export: { summary: 'export subnets to ONNX (BN folded, opset 17); inspect ONNX models', load: () => import('./export.ts') },
   profile: { summary: 'device profiles, latency measurement, lookup tables, latency predictor', load: () => import('./profile.ts') },
 };

@@ -1,7 +1,6 @@
 // `ofa train` and `ofa eval`: the training loop and the evaluation of a subnet of a checkpoint.
-import { readFileSync } from 'node:fs';
 import { OfaError } from '../lib/errors.ts';
-import { DEFAULT_PRESET, DEFAULT_VARIANT, PRESET_NAMES, VARIANT_NAMES, parseJson, sampleMax, validateConfig, type SubnetConfig } from '../space/index.ts';
+import { DEFAULT_PRESET, DEFAULT_VARIANT, PRESET_NAMES, VARIANT_NAMES } from '../space/index.ts';
 import { helpText, log, out, parseArgs, type CommandSpec } from './args.ts';
 
 export const TRAIN_SPEC: CommandSpec = {
@@ -20,10 +19,12 @@ export const TRAIN_SPEC: CommandSpec = {
     seed: { type: 'int', description: 'seed of initialisation, data order and sampling', default: 0, placeholder: 'S' },
     'max-train-images': { type: 'int', description: 'train on a seeded subset of this many images', placeholder: 'M' },
     'validation-size': { type: 'int', description: "images held out of the training split for validation (default: the data set's, 5000; tiny-imagenet 15%)", placeholder: 'N' },
-    'eval-images': { type: 'int', description: 'validation images per evaluation', default: 2000, placeholder: 'N' },
+    'eval-images': { type: 'int', description: 'validation images per evaluation (default: the whole validation split)', placeholder: 'N' },
+    'validation-subnets': { type: 'int', description: "subnets of the phase's grid validated per epoch (their mean top-1 picks best.json)", default: 8, placeholder: 'N' },
     'eval-every': { type: 'int', description: 'evaluate every N epochs (0: only at the end)', default: 1, placeholder: 'N' },
     init: { type: 'string', description: "start from this checkpoint's weights (the previous phase's run or checkpoint folder)", placeholder: 'DIR' },
-    teacher: { type: 'string', description: 'teacher checkpoint for knowledge distillation (its largest subnet)', placeholder: 'DIR' },
+    teacher: { type: 'string', description: 'teacher for knowledge distillation: a checkpoint or phase folder (its best), as its BN-recalibrated largest subnet', placeholder: 'DIR' },
+    'teacher-mode': { type: 'string', description: 'pet: teacher dropout 0.1; baseline: dropout 0 (both in training mode, as the paper runs them)', default: 'pet', choices: ['pet', 'baseline'], placeholder: 'MODE' },
     workers: { type: 'int', description: 'worker threads (default: all cores, at most --shards: each worker computes whole shards)', placeholder: 'N' },
     shards: { type: 'int', description: 'BN shards per batch (results depend on it, not on --workers)', default: 2, placeholder: 'N' },
     backend: { type: 'string', description: 'tfjs backend', default: 'auto', choices: ['auto', 'tfjs-node', 'wasm', 'cpu'], placeholder: 'NAME' },
@@ -37,24 +38,6 @@ export const TRAIN_SPEC: CommandSpec = {
     'ofa train --variant ofa --epochs 1 --max-train-images 2000 --out runs/quick',
     'ofa train --phase kernel --epochs 3 --init runs/fashion --teacher runs/fashion --out runs/fashion-kernel',
   ],
-};
-
-export const EVAL_SPEC: CommandSpec = {
-  name: 'eval',
-  summary: 'top-1 of a subnet of a checkpoint on the test split (BN recalibrated first)',
-  usage: 'ofa eval --checkpoint DIR [--subnet cfg.json] [--json]',
-  flags: {
-    checkpoint: { type: 'string', description: 'checkpoint folder, or a run folder (its latest checkpoint)', placeholder: 'DIR' },
-    subnet: { type: 'string', description: 'subnet config file (default: the largest subnet)', placeholder: 'FILE' },
-    split: { type: 'string', description: 'which split', default: 'test', choices: ['test', 'validation'], placeholder: 'NAME' },
-    'max-images': { type: 'int', description: 'evaluate on at most this many images', placeholder: 'N' },
-    'recalibration-images': { type: 'int', description: 'training images for BN recalibration (0: keep running statistics)', default: 2000, placeholder: 'N' },
-    backend: { type: 'string', description: 'tfjs backend', default: 'auto', choices: ['auto', 'tfjs-node', 'wasm', 'cpu'], placeholder: 'NAME' },
-    'data-dir': { type: 'string', description: 'data set folder (CIFAR-10, Tiny ImageNet)', placeholder: 'DIR' },
-    'cache-dir': { type: 'string', description: 'cache folder for converted data', placeholder: 'DIR' },
-    json: { type: 'boolean', description: 'print JSON' },
-  },
-  examples: ['ofa eval --checkpoint runs/fashion --subnet subnet.json', 'ofa eval --checkpoint runs/fashion/step-0004295 --json'],
 };
 
 function positive(name: string, value: unknown, min = 1): void {
@@ -81,6 +64,7 @@ export async function run(argv: string[]): Promise<number> {
   positive('validation-size', f['validation-size'], 0);
   positive('eval-every', f['eval-every'], 0);
   positive('eval-images', f['eval-images']);
+  positive('validation-subnets', f['validation-subnets']);
   if (f.lr !== undefined && !((f.lr as number) > 0)) throw new OfaError('E_ARGS', `--lr ${f.lr} is not valid; allowed: a number > 0`);
   const { train } = await import('../train/loop/index.ts');
   const result = await train({
@@ -95,7 +79,9 @@ export async function run(argv: string[]): Promise<number> {
     seed: f.seed as number,
     maxTrainImages: f['max-train-images'] as number | undefined,
     validationSize: f['validation-size'] as number | undefined,
-    evalImages: f['eval-images'] as number,
+    evalImages: f['eval-images'] as number | undefined,
+    validationSubnets: f['validation-subnets'] as number,
+    teacherMode: f['teacher-mode'] as 'pet',
     evalEvery: f['eval-every'] as number,
     teacher: f.teacher as string | undefined,
     init: f.init as string | undefined,
@@ -111,57 +97,5 @@ export async function run(argv: string[]): Promise<number> {
     `done: ${result.stepsDone}/${result.totalSteps} steps in ${(result.seconds / 60).toFixed(1)} min (${result.imagesPerSecond.toFixed(1)} img/s); checkpoint ${result.lastCheckpoint ?? 'none'}` +
       (last ? `; validation top-1 ${last.results.map((r) => `${(100 * r.top1).toFixed(2)}%`).join(', ')}` : ''),
   );
-  return 0;
-}
-
-export async function runEval(argv: string[]): Promise<number> {
-  const parsed = parseArgs(EVAL_SPEC, argv);
-  if (parsed.help) {
-    out(helpText(EVAL_SPEC));
-    return 0;
-  }
-  const f = parsed.flags;
-  if (parsed.positionals.length > 0) throw new OfaError('E_ARGS', `ofa eval: unexpected argument ${JSON.stringify(parsed.positionals[0])}`, { hint: 'run `ofa eval --help`' });
-  positive('max-images', f['max-images']);
-  positive('recalibration-images', f['recalibration-images'], 0);
-  if (typeof f.checkpoint !== 'string') throw new OfaError('E_ARGS', 'ofa eval: --checkpoint DIR is required', { hint: 'run `ofa eval --help`' });
-  const { loadCheckpoint, latestCheckpoint, PARAM_PREFIX, BUFFER_PREFIX } = await import('../train/checkpoint/index.ts');
-  const dir = latestCheckpoint(f.checkpoint) ?? f.checkpoint;
-  const checkpoint = loadCheckpoint(dir);
-  const { preset, variant } = checkpoint.manifest;
-  let config: SubnetConfig;
-  if (typeof f.subnet === 'string') {
-    let text: string;
-    try {
-      text = readFileSync(f.subnet, 'utf8');
-    } catch (error) {
-      throw new OfaError('E_READ', `--subnet ${JSON.stringify(f.subnet)}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-    }
-    config = validateConfig(parseJson(text, f.subnet), { input: f.subnet });
-    if (config.preset !== preset || config.variant !== variant) {
-      throw new OfaError('E_CONFIG_SUPERNET', `--subnet ${f.subnet} is for ${config.preset}/${config.variant}; the checkpoint is ${preset}/${variant}`, { hint: 'sample a config of the checkpoint\'s preset and variant' });
-    }
-  } else config = sampleMax({ preset, variant });
-  const { initBackend } = await import('../train/backend/index.ts');
-  await initBackend({ prefer: f.backend as 'auto', log: !f.json });
-  const { Supernet } = await import('../train/supernet/index.ts');
-  const { assignVariables, evaluateSubnet } = await import('../train/loop/index.ts');
-  const { loadDataset, PRESET_DATASETS } = await import('../train/data/index.ts');
-  const net = new Supernet({ preset, variant, seed: checkpoint.manifest.seed });
-  const strip = (prefix: string) => new Map([...checkpoint.tensors].filter(([n]) => n.startsWith(prefix)).map(([n, t]) => [n.slice(prefix.length), t.data]));
-  assignVariables(net.parameters, strip(PARAM_PREFIX));
-  assignVariables(net.buffers, strip(BUFFER_PREFIX));
-  const data = loadDataset(PRESET_DATASETS[preset] ?? preset, { dir: f['data-dir'] as string | undefined, cacheDir: f['cache-dir'] as string | undefined });
-  const set = f.split === 'validation' ? data.validation : data.test;
-  const started = performance.now();
-  const result = evaluateSubnet(net, config, data.train, set, data.spec, {
-    recalibrationImages: f['recalibration-images'] as number,
-    maxImages: f['max-images'] as number | undefined,
-  });
-  const seconds = (performance.now() - started) / 1000;
-  net.dispose();
-  const report = { checkpoint: dir, preset, variant, split: f.split, subnet: result.id, config, top1: result.top1, loss: result.loss, images: result.images, seconds };
-  if (f.json) out(JSON.stringify(report, null, 2));
-  else out(`${preset}/${variant} subnet ${result.id} (${config.resolution}px${config.exit ? `, exit ${config.exit}` : ''}): top-1 ${(100 * result.top1).toFixed(2)}% on ${result.images} ${f.split} images, loss ${result.loss.toFixed(4)} (${seconds.toFixed(1)} s)`);
   return 0;
 }

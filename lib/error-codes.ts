@@ -84,7 +84,7 @@ export const ERROR_CODES = {
   // Checkpoints (train/checkpoint/, train/open.ts).
   E_CHECKPOINT: badInput('a folder that is not a checkpoint or holds none (or of another format version)'),
   E_CHECKPOINT_MISMATCH: badInput('a checkpoint of another preset, variant or supernet layout than requested'),
-  E_CHECKPOINT_CHECKSUM: failure('a checkpoint file that is missing or whose sha256 or size differs from its manifest (corrupt)'),
+  E_CHECKPOINT_CHECKSUM: badInput('a checkpoint file that is missing or whose sha256 or size differs from its manifest (corrupt): a bad input file, like every other checkpoint fault'),
   E_CHECKPOINT_MANIFEST: failure('a checkpoint manifest that cannot be written as given'),
   E_CHECKPOINT_WRITE: failure('a checkpoint that could not be written'),
   E_SAFETENSORS: failure('a weights file that is not valid safetensors (truncated or corrupt)'),

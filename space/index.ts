@@ -5,6 +5,7 @@ export * from './geometry.ts';
 export * from './cost.ts';
 export * from './sample.ts';
 export * from './encoding.ts';
+export { paperGrid } from './grid.ts';
 export {
   blocksOfConfig,
   blocksOfGeometry,

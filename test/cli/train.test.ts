@@ -90,7 +90,7 @@ test.serial('SIGKILL mid-run leaves the last checkpoint usable; --resume finishe
   bytes[bytes.length - 1] ^= 0xff;
   writeFileSync(weights, bytes);
   const refused = ofa(['eval', '--checkpoint', join(corrupt, 'step')]);
-  t.is(refused.status, 1, refused.stderr);
+  t.is(refused.status, 2, refused.stderr);
   t.regex(refused.stderr, /E_CHECKPOINT_CHECKSUM.*weights\.safetensors.*corrupt/);
   const evaluation = ofa(['eval', '--checkpoint', out, '--max-images', '100', '--recalibration-images', '64', '--backend', 'wasm', '--json']);
   t.is(evaluation.status, 0, evaluation.stderr);

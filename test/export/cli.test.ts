@@ -210,13 +210,13 @@ serial('--checkpoint: exports from a saved supernet (metadata, node names); --se
   t.is(otherPreset.code, 2);
   t.regex(otherPreset.stderr, /E_CONFIG_SUPERNET.*preset "fashion" variant "ee-d" does not fit the checkpoint.*preset "micro" variant "ee-d"/);
   t.deepEqual(listing(join(dir, 'models')), []);
-  // Flip one byte of the weights: the checksum check refuses it (a failure, exit 1).
+  // Flip one byte of the weights: the checksum check refuses it (a bad input file, exit 2, like every checkpoint fault).
   const weights = join(ckpt, 'weights.safetensors');
   const bytes = readFileSync(weights);
   bytes[bytes.length - 3] ^= 0xff;
   writeFileSync(weights, bytes);
   const corrupt = await ofa(['export', '--checkpoint', ckpt, '--subnet', join(dir, 'good.json'), '-o', join(dir, 'corrupt.onnx')]);
-  t.is(corrupt.code, 1);
+  t.is(corrupt.code, 2);
   t.regex(corrupt.stderr, /E_CHECKPOINT_CHECKSUM/);
   t.deepEqual(listing(dir), ['good.json', 'good.onnx', 'models', 'other.json', 'presets.json', 'run']);
 });

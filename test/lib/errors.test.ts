@@ -29,7 +29,7 @@ test('OfaError takes its kind from the catalogue; a code outside it or a contrad
   const input = new OfaError('E_ARGS', 'ofa x: unknown flag "--nope"', { hint: 'run `ofa x --help`' });
   t.is(input.kind, 'bad-input');
   t.is(input.hint, 'run `ofa x --help`');
-  const failure = new OfaError('E_CHECKPOINT_CHECKSUM', 'corrupt', { kind: 'failure', cause: new Error('inner') });
+  const failure = new OfaError('E_CHECKPOINT_WRITE', 'disk full', { kind: 'failure', cause: new Error('inner') });
   t.is(failure.kind, 'failure');
   t.is((failure.cause as Error).message, 'inner');
   t.true(isOfaError(failure));

@@ -13,7 +13,8 @@ import { bestRecord, latestCheckpoint } from '../checkpoint/index.ts';
 import type { BackendPreference } from '../backend/index.ts';
 import type { DatasetSplits } from '../data/index.ts';
 import { phasesFor, scaledEpochs, type Phase } from '../loop/phases.ts';
-import { train, type TrainResult } from '../loop/trainer.ts';
+import { stepSubnets, train, type TrainResult } from '../loop/trainer.ts';
+import { sampleMax, subnetCost } from '../../space/index.ts';
 
 export const EPS_STATE_FILE = 'eps-state.json';
 export const EPS_STATE_FORMAT = 'ofav2/eps-state';
@@ -77,9 +78,17 @@ export interface EpsState {
   phases: EpsPhaseState[];
 }
 
-/** The cost weight of one step of a phase relative to a full-phase step (subnets per step; the teacher's forward). */
-function stepWeight(phase: Phase, teacher: boolean): number {
-  return phase.subnetsPerStep + (teacher ? 0.35 : 0);
+/**
+ * The cost of one step of a phase for the ETA: the MACs of the subnets it samples (50 sampled steps at
+ * the largest resolution) over the maximal subnet's, plus a third of the maximal subnet for the
+ * teacher's forward. Training time follows MACs only roughly; the ETA corrects itself as steps run.
+ */
+function stepWeight(preset: string, variant: string, phase: Phase, teacher: boolean): number {
+  const resolution = phase.dimensions.resolutions[phase.dimensions.resolutions.length - 1];
+  const max = subnetCost(sampleMax({ preset, variant })).macs;
+  let total = 0;
+  for (let step = 0; step < 50; step++) for (const config of stepSubnets({ preset, variant, seed: 0 }, phase, step, resolution)) total += subnetCost(config).macs;
+  return total / 50 / max + (teacher ? 1 / 3 : 0);
 }
 
 function readState(path: string): EpsState {
@@ -149,8 +158,8 @@ export async function trainEps(options: EpsOptions): Promise<EpsResult> {
   save();
 
   // Schedule-wide progress: steps weighted by their cost, for the ETA.
-  const stepsPerEpoch = (p: EpsPhaseState): number => p.epochs + p.warmupEpochs;
-  const weights = plan.map(({ phase }, i) => stepWeight(phase, options.teacher !== 'none' && i > 0) * stepsPerEpoch(state.phases[i]));
+  const epochsOf = (p: EpsPhaseState): number => p.epochs + p.warmupEpochs;
+  const weights = plan.map(({ phase }, i) => stepWeight(options.preset, options.variant, phase, options.teacher !== 'none' && i > 0) * epochsOf(state.phases[i]));
   const totalWeight = weights.reduce((a, b) => a + b, 0);
   const doneWeight = () => state.phases.reduce((total, p, i) => total + (p.status === 'done' ? weights[i] : 0), 0);
   let stepsRun = 0;

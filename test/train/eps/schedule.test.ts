@@ -54,7 +54,7 @@ for (const variant of VARIANT_NAMES) {
       t.is(phase.status, 'done');
       t.is(phase.epochs, 1);
       t.truthy(phase.best, `${phase.name} has a best checkpoint`);
-      t.is(join(out, phase.best.checkpoint), bestCheckpoint(join(out, phase.dir)));
+      t.is(join(out, phase.best.checkpoint), bestCheckpoint(join(out, phase.dir)) ?? 'missing');
       if (i === 0) {
         t.is(phase.init, null);
         t.is(phase.teacher, null);

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The OFAv2-vs-OFA experiment of issue 12 on `fashion`: three EPS schedules at the same --scale, one after
+# another under the machine's heavy-job lock (nothing else heavy may run beside them). Rerunning this
+# script resumes wherever the runs stopped (each `ofa train eps` resumes its own folder).
+#   (c) ee-d + PET (OFAv2 with ENS-KD)   (a) ofa + baseline teacher (OFA)   (b) ee-d + baseline teacher
+# Logs: results/eps-fashion/<run>.log (appended). Run folders: runs/eps-fashion/<run>/ (not committed;
+# their logs and state files are copied here by results/eps-fashion/collect.sh).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SCALE="${SCALE:-0.02}"
+run() {
+  local name="$1" variant="$2" teacher="$3"
+  echo "== $(date -Is) $name: variant $variant, teacher $teacher, scale $SCALE" >> "results/eps-fashion/$name.log"
+  flock /tmp/ofav2-heavy.lock node bin/ofa.js train eps --preset fashion --variant "$variant" --teacher "$teacher" \
+    --scale "$SCALE" --out "runs/eps-fashion/$name" >> "results/eps-fashion/$name.log" 2>&1
+}
+run c-ee-d-pet ee-d pet
+run a-ofa-baseline ofa baseline
+run b-ee-d-baseline ee-d baseline
