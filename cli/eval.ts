@@ -8,11 +8,11 @@ import { helpText, log, out, parseArgs, type CommandSpec } from './args.ts';
 export const EVAL_SPEC: CommandSpec = {
   name: 'eval',
   summary: 'top-1 of subnets of a checkpoint on the test split (BN recalibrated first), on both cores',
-  usage: 'ofa eval --checkpoint DIR [--subnet cfg.json | --subnets list.json | --grid] [--json] [--out FILE]',
+  usage: 'ofa eval --checkpoint DIR [--subnet cfg.json | --subnet-list list.json | --grid] [--json] [--out FILE]',
   flags: {
     checkpoint: { type: 'string', description: 'checkpoint folder, run folder (its best, else latest checkpoint) or `ofa train eps` folder (its last phase)', placeholder: 'DIR' },
     subnet: { type: 'string', description: 'subnet config file (default: the largest subnet)', placeholder: 'FILE' },
-    subnets: { type: 'string', description: 'a JSON list of subnet configs (or {"subnets": [...]})', placeholder: 'FILE' },
+    'subnet-list': { type: 'string', description: 'a JSON list of subnet configs (or {"subnets": [...]}); --subnets is a count everywhere', placeholder: 'FILE' },
     grid: { type: 'boolean', description: "the paper's grid: resolution {min,max} x kernel {3,7} x expand {3,4,6} x depth {2,4} (x exit {1,5}, x masks)" },
     split: { type: 'string', description: 'which split', default: 'test', choices: ['test', 'validation'], placeholder: 'NAME' },
     'max-images': { type: 'int', description: 'evaluate on at most this many images', placeholder: 'N' },
@@ -27,7 +27,7 @@ export const EVAL_SPEC: CommandSpec = {
   examples: [
     'ofa eval --checkpoint runs/fashion-ofa-full',
     'ofa eval --checkpoint runs/eps-fashion/c-ee-d-pet --grid --json --out grid.json',
-    'ofa eval --checkpoint runs/fashion --subnets list.json',
+    'ofa eval --checkpoint runs/fashion --subnet-list list.json',
   ],
 };
 
@@ -47,11 +47,11 @@ export async function run(argv: string[]): Promise<number> {
   atLeast('recalibration-images', f['recalibration-images'], 0);
   atLeast('workers', f.workers, 1);
   if (typeof f.checkpoint !== 'string') throw new OfaError('E_ARGS', 'ofa eval: --checkpoint DIR is required', { hint: 'run `ofa eval --help`' });
-  const chosen = [f.subnet !== undefined, f.subnets !== undefined, f.grid === true].filter(Boolean).length;
-  if (chosen > 1) throw new OfaError('E_FLAG_CONFLICT', 'ofa eval: give at most one of --subnet, --subnets and --grid', { hint: 'run `ofa eval --help`' });
+  const chosen = [f.subnet !== undefined, f['subnet-list'] !== undefined, f.grid === true].filter(Boolean).length;
+  if (chosen > 1) throw new OfaError('E_FLAG_CONFLICT', 'ofa eval: give at most one of --subnet, --subnet-list and --grid', { hint: 'run `ofa eval --help`' });
   const { readSubnetConfigFile, readSubnetListFile } = await import('../export/index.ts');
   // Config files are read before the supernet is opened: a bad file fails fast.
-  const fromFiles: SubnetConfig[] | undefined = typeof f.subnet === 'string' ? [readSubnetConfigFile(f.subnet)] : typeof f.subnets === 'string' ? readSubnetListFile(f.subnets) : undefined;
+  const fromFiles: SubnetConfig[] | undefined = typeof f.subnet === 'string' ? [readSubnetConfigFile(f.subnet)] : typeof f['subnet-list'] === 'string' ? readSubnetListFile(f['subnet-list']) : undefined;
   const { openSupernet, loadDataset, PRESET_DATASETS } = await import('../train/index.ts');
   const supernet = await openSupernet(f.checkpoint, { backend: f.backend as 'auto', log: !f.json });
   try {
@@ -84,6 +84,8 @@ export async function run(argv: string[]): Promise<number> {
       seconds,
       subnets: rows,
       best: { subnet: best.subnet, top1: best.top1, macs: best.macs, params: best.params },
+      // One subnet: its figures at the top level too, as `ofa eval` has always printed them.
+      ...(rows.length === 1 ? rows[0] : {}),
     };
     if (typeof f.out === 'string') writeJsonAtomic(f.out, report);
     if (f.json) out(JSON.stringify(report, null, 2));

@@ -99,4 +99,31 @@ test.serial('SIGKILL mid-run leaves the last checkpoint usable; --resume finishe
   t.is(report.split, 'test');
   t.true(report.top1 >= 0 && report.top1 <= 1);
   t.is(report.config.resolution, 32);
+  // The paper's grid (ofav2.md s3) on both cores: 2 resolutions x kernel {3,7} x expand {3,4,6} x depth {2,4}.
+  const gridFile = join(dir, 'grid.json');
+  const grid = ofa(['eval', '--checkpoint', out, '--grid', '--max-images', '40', '--recalibration-images', '32', '--backend', 'wasm', '--json', '--out', gridFile]);
+  t.is(grid.status, 0, grid.stderr);
+  const gridReport = JSON.parse(grid.stdout);
+  t.deepEqual(JSON.parse(readFileSync(gridFile, 'utf8')), gridReport);
+  t.is(gridReport.format, 'ofav2/eval');
+  t.is(gridReport.subnets.length, 24);
+  t.is(new Set(gridReport.subnets.map((r: { subnet: string }) => r.subnet)).size, 24);
+  const { paperGrid, subnetCost, configId } = await import('../../space/index.ts');
+  t.deepEqual(gridReport.subnets.map((r: { subnet: string }) => r.subnet), paperGrid('fashion', 'ofa').map(configId));
+  for (const row of gridReport.subnets) {
+    t.is(row.images, 40);
+    t.is(row.macs, subnetCost(row.config).macs);
+    t.is(row.params, subnetCost(row.config).params);
+  }
+  const bestRow = gridReport.subnets.reduce((a: { top1: number }, b: { top1: number }) => (b.top1 > a.top1 ? b : a));
+  t.is(gridReport.best.top1, bestRow.top1);
+  // A list of two of them gives the same figures as the grid run (the same recalibration and images).
+  const listFile = join(dir, 'list.json');
+  writeFileSync(listFile, JSON.stringify([gridReport.subnets[3].config, gridReport.subnets[17].config]));
+  const listed = ofa(['eval', '--checkpoint', out, '--subnet-list', listFile, '--max-images', '40', '--recalibration-images', '32', '--backend', 'wasm', '--workers', '1', '--json']);
+  t.is(listed.status, 0, listed.stderr);
+  const listReport = JSON.parse(listed.stdout);
+  t.is(listReport.subnets[0].top1, gridReport.subnets[3].top1);
+  t.is(listReport.subnets[1].top1, gridReport.subnets[17].top1);
+  t.true(Math.abs(listReport.subnets[1].loss - gridReport.subnets[17].loss) <= 1e-5);
 });
