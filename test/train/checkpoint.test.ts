@@ -81,7 +81,8 @@ test('save then load returns every tensor bit for bit and the manifest as given'
   t.deepEqual([...groups.momentum.keys()], ['stem.conv.weight', 'stem.bn.gamma']);
   t.is(groups.other.size, 0);
   t.is(latestCheckpoint(run), join(run, 'step-000010'));
-  t.deepEqual(JSON.parse(readFileSync(join(run, 'latest.json'), 'utf8')), { checkpoint: 'step-000010', epoch: 1, step: 10, phase: 'full' });
+  t.deepEqual(JSON.parse(readFileSync(join(run, 'latest.json'), 'utf8')), { format: 'ofav2/checkpoint-pointer', formatVersion: 1, checkpoint: 'step-000010', epoch: 1, step: 10, phase: 'full' });
+  t.is(loaded.manifest.format, 'ofav2/checkpoint');
 });
 
 test('one flipped byte in the weights, or a wrong size, is refused with a clear error', (t) => {

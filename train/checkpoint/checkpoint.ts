@@ -20,6 +20,9 @@ import { sha256 } from '../data/cache.ts';
 import { decodeSafetensors, encodeSafetensors, type TensorMap } from './safetensors.ts';
 
 export const CHECKPOINT_FORMAT_VERSION = 1;
+/** Format tags of the JSON a checkpoint folder holds (pipeline.md: every JSON artifact carries one). */
+export const CHECKPOINT_FORMAT = 'ofav2/checkpoint';
+export const POINTER_FORMAT = 'ofav2/checkpoint-pointer';
 export const MANIFEST_FILE = 'manifest.json';
 export const WEIGHTS_FILE = 'weights.safetensors';
 export const LATEST_FILE = 'latest.json';
@@ -55,6 +58,8 @@ export interface CheckpointManifestInput {
 }
 
 export interface CheckpointManifest extends CheckpointManifestInput {
+  /** Absent in manifests written before the tag was added (same version 1). */
+  format?: typeof CHECKPOINT_FORMAT;
   formatVersion: number;
   createdAt: string;
   files: Record<string, { sha256: string; bytes: number }>;
@@ -139,6 +144,7 @@ export function saveCheckpoint(dir: string, checkpoint: { manifest: CheckpointMa
   recoverInterruptedSaves(parent);
   const weights = encodeSafetensors(checkpoint.tensors, { format: 'ofav2', preset: checkpoint.manifest.preset, variant: checkpoint.manifest.variant });
   const manifest: CheckpointManifest = {
+    format: CHECKPOINT_FORMAT,
     formatVersion: CHECKPOINT_FORMAT_VERSION,
     createdAt: new Date().toISOString(),
     ...checkpoint.manifest,
@@ -169,7 +175,7 @@ export function saveCheckpoint(dir: string, checkpoint: { manifest: CheckpointMa
       hint: 'check free disk space and permissions of the run folder', kind: 'failure', cause: error,
     });
   }
-  writeJsonAtomic(join(parent, LATEST_FILE), { checkpoint: name, epoch: manifest.epoch, step: manifest.step, phase: manifest.phase });
+  writeJsonAtomic(join(parent, LATEST_FILE), { format: POINTER_FORMAT, formatVersion: 1, checkpoint: name, epoch: manifest.epoch, step: manifest.step, phase: manifest.phase });
   return manifest;
 }
 
@@ -184,6 +190,9 @@ function readManifest(dir: string): CheckpointManifest {
     manifest = JSON.parse(readFileSync(path, 'utf8')) as CheckpointManifest;
   } catch (error) {
     throw new OfaError('E_CHECKPOINT', `checkpoint manifest ${JSON.stringify(path)} is not valid JSON: ${(error as Error).message}`, { hint: 'the checkpoint is corrupt; use another one' });
+  }
+  if (manifest.format !== undefined && manifest.format !== CHECKPOINT_FORMAT) {
+    throw new OfaError('E_CHECKPOINT', `checkpoint manifest ${JSON.stringify(path)} has format ${JSON.stringify(manifest.format)}; expected ${JSON.stringify(CHECKPOINT_FORMAT)}`);
   }
   if (manifest.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
     throw new OfaError('E_CHECKPOINT', `checkpoint ${JSON.stringify(dir)} has format version ${JSON.stringify(manifest.formatVersion)}; this version of ofa reads version ${CHECKPOINT_FORMAT_VERSION}`);
@@ -269,7 +278,7 @@ export function latestCheckpoint(runDir: string): string | undefined {
 export function markBest(runDir: string, checkpointDir: string, record: { score: number; epoch: number; step: number; [key: string]: unknown }): void {
   const name = basename(resolve(checkpointDir));
   if (resolve(runDir, name) !== resolve(checkpointDir)) throw new Error(`markBest: ${checkpointDir} is not a folder of ${runDir}`);
-  writeJsonAtomic(join(resolve(runDir), BEST_FILE), { checkpoint: name, ...record });
+  writeJsonAtomic(join(resolve(runDir), BEST_FILE), { format: POINTER_FORMAT, formatVersion: 1, checkpoint: name, ...record });
 }
 
 /** best.json's record (checkpoint name, score, epoch, step), when it names a complete checkpoint. */
