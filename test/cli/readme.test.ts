@@ -78,15 +78,20 @@ const PLAN: Entry[] = [
   // Profiling, on the copy of devices/ in the temp folder.
   { readme: 'ofa profile devices' },
   {
-    readme: 'ofa profile model max.onnx --device cpu-1t [--dim batch=1] [--json]',
-    runs: ['ofa profile model max.onnx --device cpu-1t', 'ofa profile model max.onnx --device cpu-1t --dim batch=1 --json'],
+    readme: 'ofa profile model max.onnx --device cpu-1t [--dim batch=1] [--runs 64] [--out m.json] [--json]',
+    runs: ['ofa profile model max.onnx --device cpu-1t', 'ofa profile model max.onnx --device cpu-1t --dim batch=1 --runs 64 --out m.json --json'],
     tiny: TINY_TIMING,
   },
-  { readme: 'ofa profile lut --device cpu-1t --preset fashion --variant ee-d', tiny: `--runs 1 --min-time 0 --warmup 0 --out lut.json` },
-  { readme: 'ofa profile calibrate --device cpu-1t --preset fashion --variant ee-d --samples 60', tiny: `${TINY_TIMING} --subnets 3 --out calibration.json` },
+  // --save writes into the temp folder's devices/cpu-1t/, where calibrate and validate read the table.
+  { readme: 'ofa profile lut --device cpu-1t --preset fashion --variant ee-d --save', tiny: '--runs 1 --min-time 0 --warmup 0' },
+  { readme: 'ofa profile calibrate --device cpu-1t --preset fashion --variant ee-d --subnets 60 --save', tiny: `${TINY_TIMING} --subnets 3` },
   {
-    readme: 'ofa profile validate --device cpu-1t --preset fashion --variant ee-d --samples 100 [--json]',
-    runs: ['ofa profile validate --device cpu-1t --preset fashion --variant ee-d --samples 100', 'ofa profile validate --device cpu-1t --preset fashion --variant ee-d --samples 100 --json'],
+    readme: 'ofa profile validate --device cpu-1t --preset fashion --variant ee-d --subnets 100 [--save | --out FILE] [--json]',
+    runs: [
+      'ofa profile validate --device cpu-1t --preset fashion --variant ee-d --subnets 100',
+      'ofa profile validate --device cpu-1t --preset fashion --variant ee-d --subnets 100 --save --json',
+      'ofa profile validate --device cpu-1t --preset fashion --variant ee-d --subnets 100 --out validation.json',
+    ],
     tiny: `${TINY_TIMING} --subnets 3`,
   },
   { readme: 'ofa profile predict max.json --device cpu-1t' },
