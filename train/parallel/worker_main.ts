@@ -93,8 +93,8 @@ async function main(): Promise<void> {
         const images = tf.tensor4d(message.images.subarray(start * pixels, (start + rows) * pixels), [rows, r, r, c]);
         const labels = tf.tensor1d(message.labels.subarray(start, start + rows), 'int32');
         const logits = message.ensemble
-          ? (tf.addN(net.forwardAllExits(message.config, images, { training: false }).map((z, i) => tf.mul(z, EXIT_WEIGHTS[i]))) as tf.Tensor2D)
-          : net.forward(message.config, images, { training: false });
+          ? (tf.addN(net.forwardAllExits(message.config, images, { training: false, fusedEval: true }).map((z, i) => tf.mul(z, EXIT_WEIGHTS[i]))) as tf.Tensor2D)
+          : net.forward(message.config, images, { training: false, fusedEval: true });
         if (logitsOut) logitsOut.set(logits.dataSync() as Float32Array, start * classes);
         const hitCount = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'float32'));
         const ce = tf.sum(tf.neg(tf.sum(tf.mul(tf.oneHot(labels, classes), tf.logSoftmax(logits)), 1)));

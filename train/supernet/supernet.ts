@@ -46,6 +46,8 @@ export interface ForwardOptions {
   dropoutSeed?: number;
   /** Dropout rate (default: the preset's); ofav2.md s3 sets it per phase (0.2 full, 0.1 after). */
   dropoutRate?: number;
+  /** Eval mode: BN + activation as one fused kernel (train/supernet/ops.ts BatchNormMode.fusedEval). */
+  fusedEval?: boolean;
 }
 
 export class Supernet {
@@ -93,7 +95,7 @@ export class Supernet {
   }
 
   private context(options: ForwardOptions): ForwardContext {
-    return { training: options.training, dropout: options.dropout ?? false, dropoutRate: options.dropoutRate ?? this.preset.dropout, dropoutSeed: options.dropoutSeed };
+    return { training: options.training, dropout: options.dropout ?? false, dropoutRate: options.dropoutRate ?? this.preset.dropout, dropoutSeed: options.dropoutSeed, fusedEval: options.fusedEval };
   }
 
   private geometryOf(config: SubnetConfig): SubnetGeometry {
