@@ -10,6 +10,8 @@ import { createRng } from '../lib/rng.ts';
 import { sampleMax, type SubnetConfig } from '../space/index.ts';
 import type { BackendPreference } from '../train/backend/index.ts';
 import { ParallelTrainer, type StepInput } from '../train/parallel/index.ts';
+import { trainStep } from '../train/loop/index.ts';
+import { SgdOptimizer } from '../train/optim/index.ts';
 
 const PRESET = 'fashion';
 const BATCH = 64;
@@ -38,10 +40,11 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 async function timeSteps(trainer: ParallelTrainer, config: SubnetConfig, input: StepInput, steps: number): Promise<Timed> {
   const options = { lr: 0.01, dropout: true, dropoutSeed: 3 };
   const parts = { load: 0, compute: 0, write: 0, reduce: 0, update: 0 };
+  const optimizer = new SgdOptimizer();
   const cpu = process.cpuUsage();
   const started = performance.now();
   for (let i = 0; i < steps; i++) {
-    const { timings } = await trainer.step([config], input, options);
+    const { timings } = await trainStep(trainer, optimizer, [config], input, options);
     for (const key of Object.keys(parts) as (keyof typeof parts)[]) parts[key] += timings[key] / steps;
   }
   const stepMs = (performance.now() - started) / steps;
@@ -135,7 +138,7 @@ export async function run(): Promise<void> {
     }
     // Where the time goes: one profiled step on the 1-worker trainer (both shards in one thread).
     try {
-      const step = await trainer.step([config], batch(2), { lr: 0.01, dropout: true, dropoutSeed: 3, profile: true });
+      const step = await trainStep(trainer, new SgdOptimizer(), [config], batch(2), { lr: 0.01, dropout: true, dropoutSeed: 3, profile: true });
       const kernels = Object.entries(step.kernels ?? {}).sort((a, b) => b[1] - a[1]);
       const kernelTotal = kernels.reduce((total, [, ms]) => total + ms, 0);
       const forward = step.forward ?? 0;

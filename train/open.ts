@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OfaError } from '../lib/errors.ts';
 import { validateConfig, type SubnetConfig } from '../space/index.ts';
-import type { StaticSubnet } from '../subnet/index.ts';
+import { ensureBackend, type StaticSubnet } from '../subnet/index.ts';
 import { initBackend, type BackendPreference } from './backend/index.ts';
 import { bestCheckpoint, latestCheckpoint, loadCheckpoint, supernetWeights, WEIGHTS_FILE, MANIFEST_FILE, type Checkpoint, type SupernetWeights } from './checkpoint/index.ts';
 import type { DatasetSpec, ImageSet } from './data/index.ts';
@@ -136,6 +136,8 @@ export function shapesOf(preset: string, variant: string): { parameters: Map<str
   const key = `${preset}/${variant}`;
   let shapes = shapeCache.get(key);
   if (!shapes) {
+    // Building a Supernet needs a tfjs backend; a process that has not chosen one gets cpu (subnet/).
+    ensureBackend();
     const net = new Supernet({ preset, variant, seed: 0 });
     try {
       shapes = supernetShapes(net);

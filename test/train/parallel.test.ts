@@ -10,6 +10,8 @@ import { VARIANT_NAMES, sampleMax, sampleRandom, type SubnetConfig } from '../..
 import { initBackend } from '../../train/backend/index.ts';
 import { sgdStep } from '../../train/optim/index.ts';
 import { ParallelTrainer, type StepInput } from '../../train/parallel/index.ts';
+import { trainStep } from '../../train/loop/index.ts';
+import { SgdOptimizer } from '../../train/optim/index.ts';
 import { Supernet, computeGradients } from '../../train/supernet/index.ts';
 
 const PRESET = 'micro';
@@ -63,7 +65,7 @@ for (const variant of VARIANT_NAMES) {
         t.is(trainer.workerCount, workers);
         const before = trainer.getParameters();
         const beforeBuffers = trainer.getBuffers();
-        const step = await trainer.step(configs, input, options);
+        const step = await trainStep(trainer, new SgdOptimizer(), configs, input, options);
         t.true(Number.isFinite(step.loss) && step.loss > 0, `loss ${step.loss}`);
         results.push({ before, beforeBuffers, after: trainer.getParameters(), buffers: trainer.getBuffers(), loss: step.loss });
       }
@@ -94,15 +96,15 @@ test.serial('ofa: the workers compute the step this thread computes (2 shards: p
   // momentum (workers hold no other state between steps); a fresh one when that test did not run.
   const trainer = kept?.trainer ?? (await ParallelTrainer.create({ preset: PRESET, variant, seed: 42, workers: 2, shards: 2, backend: 'wasm' }));
   if (kept) {
+    // A fresh SgdOptimizer below: no momentum from the first test's step.
     trainer.load({ parameters: kept.parameters, buffers: kept.buffers });
-    trainer.optimizerState.clear();
     kept = undefined;
   }
   let parallel: Map<string, Float32Array>;
   let parallelBuffers: Map<string, Float32Array>;
   let parallelLoss: number;
   try {
-    parallelLoss = (await trainer.step(configs, input, { lr: 0.5, dropout: false })).loss;
+    parallelLoss = (await trainStep(trainer, new SgdOptimizer(), configs, input, { lr: 0.5, dropout: false })).loss;
     parallel = trainer.getParameters();
     parallelBuffers = trainer.getBuffers();
   } finally {

@@ -2,3 +2,4 @@
 export * from './phases.ts';
 export * from './trainer.ts';
 export * from './evaluate.ts';
+export * from './step.ts';

@@ -13,7 +13,8 @@ import { initBackend, type BackendPreference } from '../backend/index.ts';
 import { latestCheckpoint, loadCheckpoint, supernetWeights } from '../checkpoint/index.ts';
 import { readSupernetCheckpoint, supernetShapes } from '../open.ts';
 import { BatchIterator, PRESET_DATASETS, deriveSeed, loadDataset, subsetImages, type DatasetSplits } from '../data/index.ts';
-import { learningRate, scheduleSteps, type LearningRateSchedule } from '../optim/index.ts';
+import { SgdOptimizer, learningRate, scheduleSteps, type LearningRateSchedule } from '../optim/index.ts';
+import { trainStep } from './step.ts';
 import { ParallelTrainer } from '../parallel/index.ts';
 import { EXIT_WEIGHTS, Supernet } from '../supernet/index.ts';
 import { CheckpointWriter } from './checkpoints.ts';
@@ -170,9 +171,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       hint: `the ${options.preset} preset is for tests, which generate their data`,
     });
   }
+  const backend = await initBackend({ prefer: options.backend ?? 'auto', log: !options.quiet });
   // Inputs that name other folders are read before the run folder is created (nothing left behind on bad input).
   const initWeights = !existing && options.init ? readSupernetCheckpoint(options.init, { expectPreset: options.preset, expectVariant: options.variant }) : undefined;
-  const backend = await initBackend({ prefer: options.backend ?? 'auto', log: !options.quiet });
   const data =
     options.data ??
     loadDataset(PRESET_DATASETS[options.preset], {
@@ -197,6 +198,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const warmupSteps = totalSteps - options.epochs * stepsPerEpoch;
   const identity = runIdentity(options, phase, batchSize, seed, schedule.warmupEpochs);
 
+  const optimizer = new SgdOptimizer();
   const trainer = await ParallelTrainer.create({ preset: options.preset, variant: options.variant, seed, workers: options.workers, shards: options.shards, backend: options.backend });
   // The main thread's copy of the supernet: its variable shapes, and the channel sort of the expand phases.
   const net = new Supernet({ preset: options.preset, variant: options.variant, seed });
@@ -218,9 +220,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       checkResumeIdentity(options.outDir, ((checkpoint.manifest.extra as { run?: Record<string, unknown> } | undefined)?.run) ?? {}, identity);
       const weights = supernetWeights(checkpoint, shapes);
       trainer.load({ parameters: weights.parameters, buffers: weights.buffers });
-      const momentum = trainer.optimizerState;
-      momentum.clear();
-      for (const [name, values] of weights.momentum) momentum.set(name, Float32Array.from(values));
+      for (const [name, values] of weights.momentum) optimizer.momentum.set(name, Float32Array.from(values));
       iterator.restore(checkpoint.manifest.dataState as never);
       step = checkpoint.manifest.step;
       result.lastCheckpoint = existing;
@@ -261,7 +261,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const epochOf = (s: number) => Math.max(0, Math.floor((s - warmupSteps) / stepsPerEpoch));
     const save = (epoch: number, metrics: Record<string, unknown>): string => {
       const saved = writer.save(
-        { parameters: trainer.getParameters(), buffers: trainer.getBuffers(), momentum: trainer.optimizerState },
+        { parameters: trainer.getParameters(), buffers: trainer.getBuffers(), momentum: optimizer.momentum },
         {
           preset: options.preset,
           variant: options.variant,
@@ -273,7 +273,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           optimizer: {
             name: 'sgd',
             hyperparameters: { momentum: 0.9, nesterov: true, weightDecay: 3e-5, baseLr: schedule.baseLr, warmupEpochs: schedule.warmupEpochs, warmup: 'constant-on-top', epochs: schedule.epochs, stepsPerEpoch },
-            state: { momentumBuffers: trainer.optimizerState.size },
+            state: { momentumBuffers: optimizer.momentum.size },
           },
           metrics,
           extra: { run: identity, phaseDescription: phase },
@@ -296,9 +296,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const epoch = epochOf(step);
       const configs = stepSubnets({ preset: options.preset, variant: options.variant, seed }, phase, step, batch.resolution);
       const lr = learningRate(schedule, step);
-      let outcome: Awaited<ReturnType<ParallelTrainer['step']>>;
+      let outcome: Awaited<ReturnType<typeof trainStep>>;
       try {
-        outcome = await trainer.step(
+        outcome = await trainStep(
+          trainer,
+          optimizer,
           configs,
           { images: batch.images, imageShape: [batch.size, batch.resolution, batch.resolution, batch.channels], labels: batch.labels, teacher: teacher ? { seed: deriveSeed(seed, 0x7ea, step) } : undefined },
           {
@@ -311,7 +313,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           },
         );
       } catch (error) {
-        // ParallelTrainer.step refuses a non-finite loss or gradient before touching the parameters.
+        // trainStep refuses a non-finite loss or gradient before touching the parameters.
         if (error instanceof OfaError && error.code === 'E_NON_FINITE') diverged(`at step ${step + 1} (epoch ${epoch + 1}) ${error.message}`);
         throw error;
       }

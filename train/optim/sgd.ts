@@ -104,3 +104,13 @@ export function sgdStateSummary(momentumBuffers: Map<string, Float32Array>): { m
   for (const buffer of momentumBuffers.values()) values += buffer.length;
   return { momentumBuffers: momentumBuffers.size, momentumValues: values };
 }
+
+/** SGD with its state: the momentum buffers, by parameter name (what a checkpoint saves). */
+export class SgdOptimizer {
+  readonly momentum = new Map<string, Float32Array>();
+
+  /** One update in place on `parameters`; returns the number of parameters updated. */
+  step(parameters: Map<string, Float32Array>, gradients: Map<string, Float32Array>, options: SgdOptions): number {
+    return sgdStep(parameters, gradients, this.momentum, options);
+  }
+}

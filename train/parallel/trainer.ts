@@ -8,15 +8,13 @@
 // BN running statistics: every shard starts from the same running statistics R and produces
 // R_k = 0.9 R + 0.1 b_k; the new statistics are the average over shards, 0.9 R + 0.1 mean_k(b_k).
 // Parameters, gradients and BN statistics live in SharedArrayBuffers: workers read and write them in
-// place; only configs and small control messages travel by postMessage. The optimiser is
-// train/optim's sgdStep (SGD, Nesterov, weight decay), applied on the main thread to the shared
-// parameters; callers that want their own update use computeGradients() and the `parameters` views.
+// place; only configs and small control messages travel by postMessage. The update is not this
+// class's: train/loop/step.ts (trainStep) applies train/optim's SGD to the shared parameters.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { OfaError, describeValue, isErrorCode } from '../../lib/errors.ts';
 import type { SubnetConfig } from '../../space/index.ts';
 import type { BackendPreference } from '../backend/index.ts';
-import { type SgdOptions, firstNonFinite, sgdStep } from '../optim/index.ts';
 import { type Layout, layoutOf, sharedFloats, viewsOf } from './layout.ts';
 import type { AttachMessage, EvaluateDone, EvaluateMessage, FromWorker, LayoutMessage, StepDone, StepLossOptions, StepMessage, TeacherMessage, WorkerInit } from './protocol.ts';
 
@@ -65,11 +63,6 @@ export interface EvaluationResult {
 export interface GradientOptions extends StepLossOptions {
   /** Per-kernel times of this step (tf.profile in each worker), summed over workers. */
   profile?: boolean;
-}
-
-export interface StepOptions extends GradientOptions, Omit<SgdOptions, 'learningRate'> {
-  /** Learning rate of this step (the schedule is the caller's). */
-  lr: number;
 }
 
 export interface StepTimings {
@@ -126,7 +119,6 @@ export class ParallelTrainer {
   private readonly handles: WorkerHandle[];
   private readonly memory: AttachMessage;
   private readonly summed: Float32Array;
-  private readonly momentumBuffers = new Map<string, Float32Array>();
   /** Whether every summed gradient of the last computeGradients() was finite. */
   private gradientsFinite = true;
   private nextId = 1;
@@ -362,23 +354,12 @@ export class ParallelTrainer {
     return results;
   }
 
-  /** One training step: gradients (computeGradients), then train/optim's sgdStep on the shared parameters. */
-  async step(configs: readonly SubnetConfig[], input: StepInput, options: StepOptions): Promise<GradientStep> {
-    const { lr, momentum, weightDecay, nesterov, decayExcluded, ...gradientOptions } = options;
-    const result = await this.computeGradients(configs, input, gradientOptions);
-    // The NaN/Inf guard: a non-finite loss or gradient never reaches the parameters or the momentum.
-    const badGradient = Number.isFinite(result.loss) && !this.gradientsFinite ? (firstNonFinite(result.gradients) ?? 'an unused parameter') : undefined;
-    if (!Number.isFinite(result.loss) || badGradient !== undefined) {
-      const what = badGradient === undefined ? `the loss is ${result.loss}` : `the gradient of ${badGradient} holds NaN or Inf (loss ${result.loss})`;
-      throw new OfaError('E_NON_FINITE', `${what}; no parameter was updated`, {
-        hint: 'lower the learning rate or resume from the last checkpoint', kind: 'failure',
-      });
-    }
-    const started = performance.now();
-    sgdStep(this.parameters, result.gradients, this.momentumBuffers, { learningRate: lr, momentum, weightDecay, nesterov, decayExcluded });
-    result.timings.update = performance.now() - started;
-    result.timings.total += result.timings.update;
-    return result;
+  /**
+   * Whether every summed gradient of the last computeGradients() was finite (checked in the summing
+   * pass, so the optimiser's NaN/Inf guard need not read every gradient again).
+   */
+  get lastGradientsFinite(): boolean {
+    return this.gradientsFinite;
   }
 
   /** Copies of the parameters by name. */
@@ -389,11 +370,6 @@ export class ParallelTrainer {
   /** Copies of the BN running statistics by name. */
   getBuffers(): Map<string, Float32Array> {
     return new Map([...this.buffers].map(([name, view]) => [name, view.slice()]));
-  }
-
-  /** The momentum buffers of the built-in SGD (for checkpoints); created on first use. */
-  get optimizerState(): Map<string, Float32Array> {
-    return this.momentumBuffers;
   }
 
   /** Overwrites parameters and/or BN statistics (e.g. from a checkpoint); names must exist. */
