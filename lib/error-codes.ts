@@ -43,6 +43,7 @@ export const ERROR_CODES = {
   E_DATA_PACKAGE: failure('the installed fashion-mnist package is missing or corrupt, and no built cache can stand in'),
   E_DATA_CACHE: failure('the converted data cache cannot be written or read back'),
   E_DATA_SHAPE: badInput('images of another size or channel count than the data set spec'),
+  E_DATA_TRANSFORM: failure('a data set spec whose train or evaluation transform is unknown or has parameters out of range'),
   E_EMPTY_SET: badInput('an empty image set where images are needed'),
   E_BATCH_SIZE: badInput('a batch size that is not a positive integer'),
   E_MAX_IMAGES: badInput('an image count that is not a positive integer'),

@@ -1,68 +1,112 @@
-// One image from uint8 HWC to normalised float32 HWC at the batch's resolution, in one pass:
-// random crop with zero padding (in pixel space, like torchvision's RandomCrop(padding)), optional
-// horizontal flip, bilinear resize (half-pixel centres, no antialias: PyTorch align_corners=False,
-// tf.image.resize 'bilinear'), normalisation (x/255 - mean) / std per channel.
+// One image from uint8 HWC to normalised float32 HWC at the batch's resolution, in one pass: a window
+// of the source (a random crop with zero padding like torchvision's RandomCrop(padding), a random
+// resized crop's box, or the whole image), optional horizontal flip of the window, bilinear resize
+// (half-pixel centres, no antialias: PyTorch align_corners=False, tf.image.resize 'bilinear'), of
+// which a block may be kept (the centre crop of an evaluation resize), normalisation
+// (x/255 - mean) / std per channel. transforms.ts decides the window of each image.
 // ofav2.md s2: the input is resized per batch to the sampled resolution.
 import type { DatasetSpec } from './types.ts';
 
+/** A pad-crop window: offsets of the crop in the padded image, each in [0, 2 * padding]. */
 export interface ImageTransform {
-  /** Offsets of the crop window in the padded image, each in [0, 2 * padding]. */
   cropY: number;
   cropX: number;
   padding: number;
   flip: boolean;
 }
 
-/** Source taps of a bilinear resize from `from` to `to` samples (half-pixel centres, edge clamped). */
-export function bilinearTaps(from: number, to: number): { low: Int32Array; high: Int32Array; weight: Float32Array } {
-  const low = new Int32Array(to);
-  const high = new Int32Array(to);
-  const weight = new Float32Array(to);
+/**
+ * Where the output reads its source along one axis: the window [start, start + size) of the source
+ * axis (source pixels outside the image read as zero padding) is resized to `resized` samples, and
+ * the output is samples skip .. skip + resolution - 1 of it.
+ */
+export interface AxisWindow {
+  start: number;
+  size: number;
+  resized: number;
+  skip: number;
+}
+
+/** One image's geometry: a window per axis; `flip` mirrors the window horizontally before the resize. */
+export interface ImageGeometry {
+  rows: AxisWindow;
+  cols: AxisWindow;
+  flip: boolean;
+}
+
+export type BilinearTaps = ReturnType<typeof bilinearTaps>;
+
+/** The geometry of a pad-crop transform: the height x width window at (cropY, cropX) of the padded image. */
+export function padCropGeometry(transform: ImageTransform, height: number, width: number, resolution: number): ImageGeometry {
+  return {
+    rows: { start: transform.cropY - transform.padding, size: height, resized: resolution, skip: 0 },
+    cols: { start: transform.cropX - transform.padding, size: width, resized: resolution, skip: 0 },
+    flip: transform.flip,
+  };
+}
+
+/**
+ * Source taps of a bilinear resize from `from` to `to` samples (half-pixel centres, edge clamped), for
+ * the `count` outputs from `skip` on (default: all of them).
+ */
+export function bilinearTaps(from: number, to: number, skip = 0, count = to - skip): { low: Int32Array; high: Int32Array; weight: Float32Array } {
+  const low = new Int32Array(count);
+  const high = new Int32Array(count);
+  const weight = new Float32Array(count);
   const scale = from / to;
-  for (let o = 0; o < to; o++) {
-    const position = Math.min(Math.max((o + 0.5) * scale - 0.5, 0), from - 1);
+  for (let i = 0; i < count; i++) {
+    const position = Math.min(Math.max((i + skip + 0.5) * scale - 0.5, 0), from - 1);
     const l = Math.floor(position);
-    low[o] = l;
-    high[o] = Math.min(l + 1, from - 1);
-    weight[o] = position - l;
+    low[i] = l;
+    high[i] = Math.min(l + 1, from - 1);
+    weight[i] = position - l;
   }
   return { low, high, weight };
 }
 
+/** The taps of one axis of a geometry at `resolution` outputs. */
+export function windowTaps(window: AxisWindow, resolution: number): BilinearTaps {
+  return bilinearTaps(window.size, window.resized, window.skip, resolution);
+}
+
 /**
  * Writes one transformed image into `out` at `outOffset` (resolution x resolution x channels floats).
- * `image` is the source image's bytes (height x width x channels).
+ * `image` is the source image's bytes (height x width x channels). `taps`, when given, must be
+ * windowTaps() of the geometry's rows and columns (the pipeline shares them between images).
  */
 export function transformImage(
   image: Uint8Array,
   spec: Pick<DatasetSpec, 'height' | 'width' | 'channels' | 'mean' | 'std'>,
-  transform: ImageTransform,
+  transform: ImageTransform | ImageGeometry,
   resolution: number,
   out: Float32Array,
   outOffset: number,
-  taps?: { rows: ReturnType<typeof bilinearTaps>; cols: ReturnType<typeof bilinearTaps> },
+  taps?: { rows: BilinearTaps; cols: BilinearTaps },
 ): void {
   const { height, width, channels } = spec;
-  const rows = taps?.rows ?? bilinearTaps(height, resolution);
-  const cols = taps?.cols ?? bilinearTaps(width, resolution);
+  const geometry = 'rows' in transform ? transform : padCropGeometry(transform, height, width, resolution);
+  const rows = taps?.rows ?? windowTaps(geometry.rows, resolution);
+  const cols = taps?.cols ?? windowTaps(geometry.cols, resolution);
   const scale = new Float32Array(channels);
   const shift = new Float32Array(channels);
   for (let c = 0; c < channels; c++) {
     scale[c] = 1 / (255 * spec.std[c]);
     shift[c] = -spec.mean[c] / spec.std[c];
   }
-  const dy = transform.cropY - transform.padding;
-  const dx = transform.cropX - transform.padding;
-  // Crop, then flip the crop (torchvision's RandomCrop then RandomHorizontalFlip): output pixel (y, x)
-  // reads source pixel (y + dy, x' + dx) with x' = flip ? width-1-x : x; outside the source it is the
-  // zero padding. Taps are turned into source offsets once per row and column (-1 = padding), which
-  // keeps the inner loop to four loads and a few multiply-adds (bench/data.bench.ts).
+  const dy = geometry.rows.start;
+  const dx = geometry.cols.start;
+  const windowWidth = geometry.cols.size;
+  const flip = geometry.flip;
+  // Crop, then flip the crop (torchvision's RandomCrop then RandomHorizontalFlip): window pixel (y, x)
+  // is source pixel (y + dy, x' + dx) with x' = flip ? windowWidth-1-x : x; outside the source it is
+  // the zero padding. Taps are turned into source offsets once per row and column (-1 = padding),
+  // which keeps the inner loop to four loads and a few multiply-adds (bench/data.bench.ts).
   const rowOffset = (y: number): number => {
     const sy = y + dy;
     return sy < 0 || sy >= height ? -1 : sy * width * channels;
   };
   const colOffset = (x: number): number => {
-    const sx = (transform.flip ? width - 1 - x : x) + dx;
+    const sx = (flip ? windowWidth - 1 - x : x) + dx;
     return sx < 0 || sx >= width ? -1 : sx * channels;
   };
   const left = new Int32Array(resolution);

@@ -23,7 +23,8 @@ export const CIFAR10_SPEC: DatasetSpec = {
   // The usual per-channel statistics of the 50,000 training images.
   mean: [0.4914, 0.4822, 0.4465],
   std: [0.247, 0.2435, 0.2616],
-  cropPadding: 4,
+  trainTransform: { kind: 'pad-crop', padding: 4 },
+  evalTransform: { kind: 'resize' },
   // Natural photographs: a mirrored cat is a cat.
   horizontalFlip: true,
 };

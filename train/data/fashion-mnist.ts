@@ -39,7 +39,8 @@ export const FASHION_MNIST_SPEC: DatasetSpec = {
   // Measured on the 60,000 training images of this split (bench/data.bench.ts prints them).
   mean: [0.286],
   std: [0.353],
-  cropPadding: 2,
+  trainTransform: { kind: 'pad-crop', padding: 2 },
+  evalTransform: { kind: 'resize' },
   // Mirroring a garment or a shoe does not change what it is, and OFA's pipeline flips; the random-erasing
   // recipe for Fashion-MNIST (Zhong et al. 2020) also uses crop + flip. See README.md.
   horizontalFlip: true,

@@ -3,6 +3,7 @@ export * from './types.ts';
 export * from './cache.ts';
 export * from './holdout.ts';
 export * from './augment.ts';
+export * from './transforms.ts';
 export * from './pipeline.ts';
 export * from './fashion-mnist.ts';
 export * from './cifar10.ts';

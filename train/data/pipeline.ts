@@ -1,6 +1,9 @@
 // The batch pipeline: seeded shuffling per epoch, augmentation, per-batch resolution, normalisation,
 // output float32 NHWC + int32 labels (the trainer wraps them in tensors), with prefetch.
 //
+// Augmentation is the spec's choice (transforms.ts): its train transform (pad-crop or random resized
+// crop) and flip when augmenting, its eval transform (resize, or resize + centre crop) otherwise.
+//
 // Reproducibility: a batch is a pure function of (seed, epoch, batchIndex). The epoch's order comes
 // from an rng seeded by (seed, epoch); the batch's resolution and every image's crop and flip come from
 // an rng seeded by (seed, epoch, batchIndex). So the iterator's whole state is {seed, epoch,
@@ -8,8 +11,9 @@
 // cannot change what a resumed run sees.
 import { OfaError } from '../../lib/errors.ts';
 import { createRng, type Rng } from '../../lib/rng.ts';
-import { bilinearTaps, transformImage, type ImageTransform } from './augment.ts';
-import type { DatasetSpec, ImageSet } from './types.ts';
+import { transformImage, windowTaps, type AxisWindow, type BilinearTaps } from './augment.ts';
+import { evalGeometry, sampleTrainGeometry, specTransforms } from './transforms.ts';
+import type { DatasetSpec, EvalTransform, ImageSet, TrainTransform } from './types.ts';
 
 export interface Batch {
   /** size x resolution x resolution x channels, normalised. */
@@ -32,7 +36,8 @@ export interface BatchIteratorOptions {
   resolutions?: readonly number[];
   /** Random order per epoch (default true). False: the set's order, for evaluation. */
   shuffle?: boolean;
-  /** Random crop with padding, and flip where the spec allows (default true). False for evaluation. */
+  /** The spec's train transform, and flip where the spec allows (default true). False: its eval
+   *  transform, for evaluation. */
   augment?: boolean;
   /** Override the spec's horizontalFlip. */
   horizontalFlip?: boolean;
@@ -89,6 +94,8 @@ export class BatchIterator {
   readonly augment: boolean;
   readonly horizontalFlip: boolean;
   readonly dropLast: boolean;
+  readonly trainTransform: TrainTransform;
+  readonly evalTransform: EvalTransform;
   private epoch = 0;
   private batchIndex = 0;
   private orderEpoch = -1;
@@ -115,6 +122,9 @@ export class BatchIterator {
     this.shuffle = options.shuffle ?? true;
     this.augment = options.augment ?? true;
     this.horizontalFlip = options.horizontalFlip ?? spec.horizontalFlip;
+    const transforms = specTransforms(spec);
+    this.trainTransform = transforms.train;
+    this.evalTransform = transforms.eval;
     this.dropLast = options.dropLast ?? this.shuffle;
     if (this.dropLast && set.count < this.batchSize) {
       throw new OfaError('E_BATCH_SIZE', `batch size ${this.batchSize} is larger than the ${set.count} images of the set, and incomplete batches are dropped`, { hint: 'use a smaller batch size or more images' });
@@ -181,16 +191,23 @@ export class BatchIterator {
     const images = new Float32Array(size * outFloats);
     const labels = new Int32Array(size);
     const indices = new Int32Array(size);
-    const taps = { rows: bilinearTaps(height, resolution), cols: bilinearTaps(width, resolution) };
-    const padding = this.spec.cropPadding;
+    // Taps depend on a window's size and placement in the resize only: shared between the images
+    // of the batch (one pair for pad-crop and eval, a handful of box sizes for random resized crops).
+    const tapCache = new Map<string, BilinearTaps>();
+    const tapsOf = (window: AxisWindow): BilinearTaps => {
+      const key = `${window.size},${window.resized},${window.skip}`;
+      let taps = tapCache.get(key);
+      if (!taps) tapCache.set(key, (taps = windowTaps(window, resolution)));
+      return taps;
+    };
+    const evaluation = this.augment ? undefined : evalGeometry(this.evalTransform, height, width, resolution);
     for (let i = 0; i < size; i++) {
       const index = order[start + i];
       indices[i] = index;
       labels[i] = this.set.labels[index];
-      const transform: ImageTransform = this.augment
-        ? { padding, cropY: rng.int(2 * padding + 1), cropX: rng.int(2 * padding + 1), flip: this.horizontalFlip && rng.next() < 0.5 }
-        : { padding: 0, cropY: 0, cropX: 0, flip: false };
-      transformImage(this.set.pixels.subarray(index * imageBytes, (index + 1) * imageBytes), this.spec, transform, resolution, images, i * outFloats, taps);
+      const geometry = evaluation ?? sampleTrainGeometry(this.trainTransform, height, width, resolution, this.horizontalFlip, rng);
+      const taps = { rows: tapsOf(geometry.rows), cols: tapsOf(geometry.cols) };
+      transformImage(this.set.pixels.subarray(index * imageBytes, (index + 1) * imageBytes), this.spec, geometry, resolution, images, i * outFloats, taps);
     }
     return { images, labels, size, resolution, channels, epoch, batchIndex, indices };
   }

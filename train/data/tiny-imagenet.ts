@@ -16,6 +16,7 @@ import { OfaError } from '../../lib/errors.ts';
 import { resolveCacheDir, stderrLog, type DataLog } from './cache.ts';
 import { cachedDecode, type DecodedSplitsData } from './decoded-cache.ts';
 import { splitValidation, type HoldoutOptions } from './holdout.ts';
+import { PAPER_EVAL_TRANSFORM, PAPER_TRAIN_TRANSFORM } from './transforms.ts';
 import type { DatasetSpec, DatasetSplits, ImageSet } from './types.ts';
 
 const SIDE = 64;
@@ -27,10 +28,11 @@ export const TINY_IMAGENET_SPEC: DatasetSpec = {
   height: SIDE,
   width: SIDE,
   channels: 3,
-  // The usual per-channel statistics of the Tiny ImageNet training images.
-  mean: [0.4802, 0.4481, 0.3975],
-  std: [0.277, 0.2691, 0.2821],
-  cropPadding: 4,
+  // ofav2.md s3 (paper's code): ImageNet normalisation, random resized crop + flip, resize + centre crop.
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+  trainTransform: PAPER_TRAIN_TRANSFORM,
+  evalTransform: PAPER_EVAL_TRANSFORM,
   horizontalFlip: true,
 };
 

@@ -24,11 +24,33 @@ export interface DatasetSpec {
   /** Per-channel mean and standard deviation of the training pixels scaled to [0, 1]. */
   mean: readonly number[];
   std: readonly number[];
-  /** Zero padding on each side before the random crop back to height x width. */
-  cropPadding: number;
-  /** Whether a horizontal flip keeps the label (see registry.ts for each set's reason). */
+  /** How a training image is cropped before the resize to the batch's resolution (transforms.ts).
+   *  Default: `{kind: 'pad-crop', padding: cropPadding ?? 0}`. */
+  trainTransform?: TrainTransform;
+  /** How an evaluation image becomes resolution x resolution. Default: `{kind: 'resize'}`. */
+  evalTransform?: EvalTransform;
+  /** Short form of `trainTransform: {kind: 'pad-crop', padding}`; give one or the other. */
+  cropPadding?: number;
+  /** Whether a horizontal flip keeps the label (see registry.ts for each set's reason). Applied after
+   *  the train transform's crop, with probability 1/2. */
   horizontalFlip: boolean;
 }
+
+/** The random crop of a training image (followed by the flip where the spec allows it). */
+export type TrainTransform =
+  /** Zero padding on each side, then a random height x width window (torchvision RandomCrop(padding)). */
+  | { kind: 'pad-crop'; padding: number }
+  /** torchvision RandomResizedCrop: a box of area fraction in `scale` and aspect ratio (width / height)
+   *  log-uniform in `ratio`, up to 10 tries, else a centre crop. */
+  | { kind: 'random-resized-crop'; scale: readonly [number, number]; ratio: readonly [number, number] };
+
+/** The deterministic geometry of an evaluation image. */
+export type EvalTransform =
+  /** The whole image resized to resolution x resolution. */
+  | { kind: 'resize' }
+  /** Shorter side resized to ceil(resolution / cropFraction), then the centre resolution x resolution
+   *  (torchvision Resize(ceil(r / f)) + CenterCrop(r)). */
+  | { kind: 'resize-centre-crop'; cropFraction: number };
 
 /** A loaded data set: the training part (minus the held-out validation part), validation and test. */
 export interface DatasetSplits {
