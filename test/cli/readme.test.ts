@@ -65,6 +65,8 @@ const PLAN: Entry[] = [
   },
   { runs: ['ofa train --variant ee-d --phase full --out runs/fashion-ee-d-full --workers 1'], tiny: TINY_TRAIN },
   { readme: 'ofa train --phase kernel --epochs 3 --init runs/fashion-ee-d-full --teacher runs/fashion-ee-d-full --out runs/fashion-ee-d-kernel', tiny: `${TINY_TRAIN} --workers 1` },
+  // The whole EPS schedule: 10 phases of 1 epoch on 64 images, 2 validation subnets per epoch.
+  { readme: 'ofa train eps --preset fashion --variant ee-d --teacher pet --scale 0.02 --out runs/eps-ee-d-pet', tiny: '--scale 0.001 --max-train-images 64 --batch-size 32 --validation-size 100 --eval-images 32 --validation-subnets 2 --recalibration-images 32' },
 
   // Export (max.json first: eval's --subnet uses it, a config of the trained variant).
   { readme: 'ofa space sample --kind max --variant ofa --json > max.json' },
@@ -72,6 +74,9 @@ const PLAN: Entry[] = [
   { readme: 'ofa eval --checkpoint runs/fashion-ofa-full [--subnet cfg.json] [--json]', runs: ['ofa eval --checkpoint runs/fashion-ofa-full --subnet max.json --json'], tiny: TINY_EVAL },
   { readme: 'ofa export --checkpoint runs/fashion-ofa-full --subnet max.json -o max.onnx' },
   { runs: ['ofa space sample --subnets 3 --seed 2 --json > list.json'] },
+  { readme: 'ofa eval --checkpoint runs/eps-ee-d-pet --grid --json --out grid.json', tiny: '--max-images 32 --recalibration-images 32' },
+  { runs: ['ofa space sample --variant ofa --subnets 2 --seed 3 --json > ofa-list.json'] },
+  { readme: 'ofa eval --checkpoint runs/fashion-ofa-full --subnet-list list.json', runs: ['ofa eval --checkpoint runs/fashion-ofa-full --subnet-list ofa-list.json'], tiny: TINY_EVAL },
   { readme: 'ofa export --random-init --seed 1 --subnet-list list.json -o models/', before: (dir) => mkdirSync(join(dir, 'models')) },
   { readme: 'ofa export inspect max.onnx [--json]', runs: ['ofa export inspect max.onnx', 'ofa export inspect max.onnx --json'] },
 
