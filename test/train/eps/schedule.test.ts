@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { isOfaError } from '../../../lib/errors.ts';
 import { VARIANT_NAMES } from '../../../space/index.ts';
 import { loadCheckpoint, bestCheckpoint } from '../../../train/checkpoint/index.ts';
-import { openSupernet, phasesFor, trainEps, type EpsOptions } from '../../../train/index.ts';
+import { openSupernet, trainEps, type EpsOptions } from '../../../train/index.ts';
+import { phasesFor } from '../../../train/loop/phases.ts';
 import { prepareTeacher } from '../../../train/loop/teacher.ts';
 import { makeData } from '../fixtures/quadrants.ts';
 

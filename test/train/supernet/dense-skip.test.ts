@@ -4,9 +4,10 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { denseSkipTerms, sampleMax, subnetGeometry, type SubnetConfig } from '../../../space/index.ts';
-import { applyConv, applyHead, applyLayer, applyMBConv, applyStage, type StaticStage } from '../../../subnet/index.ts';
+import type { StaticStage } from '../../../subnet/index.ts';
+import { applyConv, applyHead, applyLayer, applyMBConv, applyStage } from '../../../subnet/forward.ts';
 import { Supernet } from '../../../train/supernet/index.ts';
-import { maxAbsDiff, perturb, randomImages } from '../supernet-fixtures.ts';
+import { maxAbsDiff, perturb, randomImages } from '../fixtures/supernet.ts';
 
 await tf.setBackend('cpu');
 

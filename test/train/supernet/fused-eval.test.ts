@@ -6,7 +6,7 @@ import { createRng } from '../../../lib/rng.ts';
 import { VARIANT_NAMES, sampleRandom, sampleMax } from '../../../space/index.ts';
 import { initBackend } from '../../../train/backend/index.ts';
 import { Supernet } from '../../../train/supernet/index.ts';
-import { perturb, randomImages } from '../supernet-fixtures.ts';
+import { perturb, randomImages } from '../fixtures/supernet.ts';
 
 for (const backend of ['wasm', 'cpu'] as const) {
   test.serial(`${backend}: fused eval forward == eval forward (<= 1e-4 of the logit scale), every variant`, async (t) => {

@@ -6,10 +6,10 @@
 // gradient. Serial: the tests switch the global backend.
 import test, { type ExecutionContext } from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { createRng } from '../../lib/rng.ts';
-import { relativeError } from './relative-error.ts';
-import { PRESET_NAMES, getPreset, sampleUniform, subnetGeometry } from '../../space/index.ts';
-import { WASM_TRAINING_KERNELS, initBackend } from '../../train/backend/index.ts';
+import { createRng } from '../../../lib/rng.ts';
+import { relativeError } from '../fixtures/relative-error.ts';
+import { PRESET_NAMES, getPreset, sampleUniform, subnetGeometry } from '../../../space/index.ts';
+import { WASM_TRAINING_KERNELS, initBackend } from '../../../train/backend/index.ts';
 
 type Pad = 'same' | 'valid' | tf.backend_util.ExplicitPadding;
 

@@ -4,10 +4,10 @@
 // count is a multiple of 4, JavaScript otherwise) and on cpu (JavaScript). Serial: switches backends.
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { createRng } from '../../lib/rng.ts';
-import { relativeError } from './relative-error.ts';
-import { BATCH_NORM_ACTIVATE, initBackend } from '../../train/backend/index.ts';
-import { BN_EPSILON, batchNorm, hswish, type BatchNormParams } from '../../train/supernet/ops.ts';
+import { createRng } from '../../../lib/rng.ts';
+import { relativeError } from '../fixtures/relative-error.ts';
+import { BATCH_NORM_ACTIVATE, initBackend } from '../../../train/backend/index.ts';
+import { BN_EPSILON, batchNorm, hswish, type BatchNormParams } from '../../../train/supernet/ops.ts';
 
 type Activation = 'none' | 'relu' | 'hswish';
 const ACTIVATIONS: Activation[] = ['none', 'relu', 'hswish'];

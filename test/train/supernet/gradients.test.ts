@@ -5,10 +5,10 @@
 import test, { type ExecutionContext } from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { createRng } from '../../lib/rng.ts';
-import { VARIANT_NAMES, getVariant, sampleMax, sampleMin, sampleRandom, type SubnetConfig } from '../../space/index.ts';
-import { EXIT_WEIGHTS, Supernet, computeGradients, subnetLoss, type LossOptions } from '../../train/supernet/index.ts';
-import { perturb, randomImages } from './supernet-fixtures.ts';
+import { createRng } from '../../../lib/rng.ts';
+import { VARIANT_NAMES, getVariant, sampleMax, sampleMin, sampleRandom, type SubnetConfig } from '../../../space/index.ts';
+import { EXIT_WEIGHTS, Supernet, computeGradients, subnetLoss, type LossOptions } from '../../../train/supernet/index.ts';
+import { perturb, randomImages } from '../fixtures/supernet.ts';
 
 await tf.setBackend('cpu');
 

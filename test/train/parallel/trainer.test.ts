@@ -5,14 +5,14 @@
 // its initial weights, for the in-thread comparison.
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { createRng } from '../../lib/rng.ts';
-import { VARIANT_NAMES, sampleMax, sampleRandom, type SubnetConfig } from '../../space/index.ts';
-import { initBackend } from '../../train/backend/index.ts';
-import { sgdStep } from '../../train/optim/index.ts';
-import { ParallelTrainer, type StepInput } from '../../train/parallel/index.ts';
-import { trainStep } from '../../train/loop/index.ts';
-import { SgdOptimizer } from '../../train/optim/index.ts';
-import { Supernet, computeGradients } from '../../train/supernet/index.ts';
+import { createRng } from '../../../lib/rng.ts';
+import { VARIANT_NAMES, sampleMax, sampleRandom, type SubnetConfig } from '../../../space/index.ts';
+import { initBackend } from '../../../train/backend/index.ts';
+import { sgdStep } from '../../../train/optim/index.ts';
+import { ParallelTrainer, type StepInput } from '../../../train/parallel/index.ts';
+import { trainStep } from '../../../train/loop/index.ts';
+import { SgdOptimizer } from '../../../train/optim/index.ts';
+import { Supernet, computeGradients } from '../../../train/supernet/index.ts';
 
 const PRESET = 'micro';
 

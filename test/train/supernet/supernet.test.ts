@@ -3,12 +3,12 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { createRng } from '../../lib/rng.ts';
-import { isOfaError } from '../../lib/errors.ts';
-import { VARIANT_NAMES, sampleMax, sampleMin, sampleRandom, subnetGeometry, type SubnetConfig } from '../../space/index.ts';
-import { staticForward } from '../../subnet/index.ts';
-import { Supernet, computeGradients } from '../../train/supernet/index.ts';
-import { maxAbs, maxAbsDiff, perturb, randomImages, roundingFloor, trainForwards, withExpand } from './supernet-fixtures.ts';
+import { createRng } from '../../../lib/rng.ts';
+import { isOfaError } from '../../../lib/errors.ts';
+import { VARIANT_NAMES, sampleMax, sampleMin, sampleRandom, subnetGeometry, type SubnetConfig } from '../../../space/index.ts';
+import { staticForward } from '../../../subnet/index.ts';
+import { Supernet, computeGradients } from '../../../train/supernet/index.ts';
+import { maxAbs, maxAbsDiff, perturb, randomImages, roundingFloor, trainForwards, withExpand } from '../fixtures/supernet.ts';
 
 await tf.setBackend('cpu');
 

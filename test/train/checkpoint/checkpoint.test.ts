@@ -6,12 +6,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OfaError } from '../../lib/errors.ts';
-import { createRng } from '../../lib/rng.ts';
+import { OfaError } from '../../../lib/errors.ts';
+import { createRng } from '../../../lib/rng.ts';
 import {
   decodeSafetensors, encodeSafetensors, joinTensors, latestCheckpoint, loadCheckpoint, pruneCheckpoints, saveCheckpoint, splitTensors,
   type CheckpointManifestInput, type TensorMap,
-} from '../../train/checkpoint/index.ts';
+} from '../../../train/checkpoint/index.ts';
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'ofav2-ckpt-'));
@@ -150,7 +150,7 @@ test('an interrupted save (partial temp folder, dangling pointer) leaves the pre
 
 test('SIGKILL at random moments during saves always leaves a complete, verifiable latest checkpoint', async (t) => {
   const run = tempDir(t);
-  const module = fileURLToPath(new URL('../../train/checkpoint/index.ts', import.meta.url));
+  const module = fileURLToPath(new URL('../../../train/checkpoint/index.ts', import.meta.url));
   const script = join(run, 'saver.ts');
   // Saves 2 MB checkpoints in a loop, as fast as it can, until killed.
   writeFileSync(script, `

@@ -1,7 +1,7 @@
 // SGD (Nesterov, weight decay except BN and biases) and the LR schedule against hand computations.
 import test from 'ava';
-import { OfaError } from '../../lib/errors.ts';
-import { accumulateGradients, firstNonFinite, isDecayExcluded, learningRate, sgdStateSummary, sgdStep } from '../../train/optim/index.ts';
+import { OfaError } from '../../../lib/errors.ts';
+import { accumulateGradients, firstNonFinite, isDecayExcluded, learningRate, sgdStateSummary, sgdStep } from '../../../train/optim/index.ts';
 
 function close(t: { true(v: boolean, m?: string): void }, actual: ArrayLike<number>, expected: number[], tolerance = 1e-6): void {
   t.true(actual.length === expected.length, `length ${actual.length} vs ${expected.length}`);

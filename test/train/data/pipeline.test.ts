@@ -1,9 +1,9 @@
 // The batch pipeline: hand-computed resize, crop and flip; shuffling; per-batch resolution; and
 // restoring a captured iterator state reproduces the next batches exactly.
 import test from 'ava';
-import { OfaError } from '../../lib/errors.ts';
-import { createRng } from '../../lib/rng.ts';
-import { BatchIterator, bilinearTaps, sampleResolution, transformImage, type Batch, type DatasetSpec, type ImageSet } from '../../train/data/index.ts';
+import { OfaError } from '../../../lib/errors.ts';
+import { createRng } from '../../../lib/rng.ts';
+import { BatchIterator, bilinearTaps, sampleResolution, transformImage, type Batch, type DatasetSpec, type ImageSet } from '../../../train/data/index.ts';
 
 const plain = { height: 2, width: 2, channels: 1, mean: [0], std: [1 / 255] }; // normalisation = identity on bytes
 

@@ -4,9 +4,9 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
-import { createRng } from '../../lib/rng.ts';
-import { OfaError } from '../../lib/errors.ts';
-import { CIFAR10_TRAIN_FILES, loadCifar10, loadDataset, loadTinyImageNet, splitValidation, subsetImages, type ImageSet } from '../../train/data/index.ts';
+import { createRng } from '../../../lib/rng.ts';
+import { OfaError } from '../../../lib/errors.ts';
+import { CIFAR10_TRAIN_FILES, loadCifar10, loadDataset, loadTinyImageNet, splitValidation, subsetImages, type ImageSet } from '../../../train/data/index.ts';
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'ofav2-data-'));

@@ -12,11 +12,11 @@
 // the floor is told apart from a wrong kernel, which gives errors of 1e-2 and more.
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { createRng } from '../../lib/rng.ts';
-import { VARIANT_NAMES, getVariant, sampleRandom, subnetGeometry, type SubnetConfig } from '../../space/index.ts';
-import { initBackend } from '../../train/backend/index.ts';
-import { Supernet, computeGradients, type LossOptions } from '../../train/supernet/index.ts';
-import { perturb } from './supernet-fixtures.ts';
+import { createRng } from '../../../lib/rng.ts';
+import { VARIANT_NAMES, getVariant, sampleRandom, subnetGeometry, type SubnetConfig } from '../../../space/index.ts';
+import { initBackend } from '../../../train/backend/index.ts';
+import { Supernet, computeGradients, type LossOptions } from '../../../train/supernet/index.ts';
+import { perturb } from '../fixtures/supernet.ts';
 
 const PRESET = 'micro';
 const BATCH = 16;

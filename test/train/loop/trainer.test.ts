@@ -3,10 +3,10 @@ import test from 'ava';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCheckpoint, latestCheckpoint } from '../../train/checkpoint/index.ts';
-import { train, phasesFor, getPhase, stepSubnets } from '../../train/loop/index.ts';
+import { loadCheckpoint, latestCheckpoint } from '../../../train/checkpoint/index.ts';
+import { train, phasesFor, getPhase, stepSubnets } from '../../../train/loop/index.ts';
 
-import { makeData } from './fixtures/quadrants.ts';
+import { makeData } from '../fixtures/quadrants.ts';
 
 const tempDirs: string[] = [];
 function tempDir(): string {

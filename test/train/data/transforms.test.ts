@@ -4,8 +4,8 @@
 // before the transforms became a spec choice.
 import { createHash } from 'node:crypto';
 import test from 'ava';
-import { OfaError } from '../../lib/errors.ts';
-import { createRng } from '../../lib/rng.ts';
+import { OfaError } from '../../../lib/errors.ts';
+import { createRng } from '../../../lib/rng.ts';
 import {
   BatchIterator,
   CIFAR10_SPEC,
@@ -20,7 +20,7 @@ import {
   transformImage,
   type DatasetSpec,
   type ImageSet,
-} from '../../train/data/index.ts';
+} from '../../../train/data/index.ts';
 
 function randomSet(spec: Pick<DatasetSpec, 'height' | 'width' | 'channels'>, count: number, seed: number): ImageSet {
   const rng = createRng(seed);

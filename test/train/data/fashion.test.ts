@@ -5,9 +5,9 @@ import test from 'ava';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRng } from '../../lib/rng.ts';
-import { OfaError } from '../../lib/errors.ts';
-import { defaultFashionSourceDir, fashionCachePaths, loadFashionMnist, sha256, type FashionMnistOptions } from '../../train/data/index.ts';
+import { createRng } from '../../../lib/rng.ts';
+import { OfaError } from '../../../lib/errors.ts';
+import { defaultFashionSourceDir, fashionCachePaths, loadFashionMnist, sha256, type FashionMnistOptions } from '../../../train/data/index.ts';
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'ofav2-fashion-'));
