@@ -7,7 +7,8 @@
 import * as ort from 'onnxruntime-node';
 import { encodeModel, exportBlock, exportSubnet, randomStaticSubnet } from '../export/index.ts';
 import { createRng } from '../lib/rng.ts';
-import { blocksOfConfig, configId, sampleMax, sampleMin, sampleRandom, subnetCost, type SubnetConfig } from '../space/index.ts';
+import { configId, sampleMax, sampleMin, sampleRandom, subnetCost, type SubnetConfig } from '../space/index.ts';
+import { blocksOfConfig } from '../space/blocks.ts';
 
 const ms = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
 

@@ -3,7 +3,8 @@
 // (profile/predict.ts, which loads no runtime). Random subnets are drawn first; the timed loop only
 // predicts. Run: `node --import tsx bench/run.ts predictor`.
 import { createRng } from '../lib/rng.ts';
-import { blockKeysOf, blocksOfConfig, sampleRandom, type SubnetConfig } from '../space/index.ts';
+import { sampleRandom, type SubnetConfig } from '../space/index.ts';
+import { blockKeysOf, blocksOfConfig } from '../space/blocks.ts';
 import { loadDevice, loadTable, makePredictor, loadCalibration, type LatencyTable } from '../profile/predict.ts';
 
 const PRESET = 'fashion';

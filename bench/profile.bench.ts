@@ -3,7 +3,12 @@
 // measurements of one model (coefficient of variation of the medians and of the fastest runs of fresh
 // sessions, plain and divided by the speed reference measured beside them).
 // Run alone: flock /tmp/ofav2-heavy.lock node --import tsx bench/run.ts profile
-import { loadDevice, measureInterleaved, planInputs, probeModel, referenceModel, getRuntime, dimsFor, type InputPlan, type Runtime } from '../profile/index.ts';
+import { loadDevice } from '../profile/index.ts';
+import { measureInterleaved, dimsFor } from '../profile/measure.ts';
+import { planInputs } from '../profile/inputs.ts';
+import { probeModel } from '../profile/probe.ts';
+import { referenceModel } from '../profile/reference.ts';
+import { getRuntime, type InputPlan, type Runtime } from '../profile/runtimes/index.ts';
 // The bare loop below runs the Node runtimes' sessions directly: it measures their own timing loop.
 import { feedsFor, type OrtSession } from '../profile/runtimes/ort.ts';
 import { encodeModel, exportSubnet, randomInitSource, randomStaticSubnet } from '../export/index.ts';

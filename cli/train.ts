@@ -66,7 +66,7 @@ export async function run(argv: string[]): Promise<number> {
   positive('eval-images', f['eval-images']);
   positive('validation-subnets', f['validation-subnets']);
   if (f.lr !== undefined && !((f.lr as number) > 0)) throw new OfaError('E_ARGS', `--lr ${f.lr} is not valid; allowed: a number > 0`);
-  const { train } = await import('../train/loop/index.ts');
+  const { train } = await import('../train/index.ts');
   const result = await train({
     preset: f.preset as string,
     variant: f.variant as string,

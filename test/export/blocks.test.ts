@@ -1,11 +1,13 @@
 // Single-block export (issue 5, item 3): each block model computes what the tfjs reference computes and
 // its graph counts match its analytic cost (test/space/blocks.test.ts: what a block is, its key, its cost).
 import test from 'ava';
-import { encodeModel, exportBlock, randomBlockWeights } from '../../export/index.ts';
+import { encodeModel, exportBlock } from '../../export/index.ts';
+import { randomBlockWeights } from '../../export/blocks.ts';
 import { isOfaError } from '../../lib/errors.ts';
 import { createRng } from '../../lib/rng.ts';
-import { blockCost, blockKey, blocksOfConfig, sampleRandom, type BlockSpec } from '../../space/index.ts';
-import { applyConv, applyHead, applyLayer, applyMBConv } from '../../subnet/index.ts';
+import { blockCost, blockKey, sampleRandom, type BlockSpec } from '../../space/index.ts';
+import { blocksOfConfig } from '../../space/blocks.ts';
+import { applyConv, applyHead, applyLayer, applyMBConv } from '../../subnet/forward.ts';
 import { countGraph } from './graph-counter.ts';
 import { closeSessions, maxAbsDiff, nhwcToNchw, openSessions, randomImages, runNode, runWeb, tf, useCpuBackend } from './harness.ts';
 

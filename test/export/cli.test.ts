@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { main } from '../../cli/main.ts';
-import { decodeModel } from '../../export/index.ts';
+import { decodeModel } from '../../export/onnx.ts';
 import { createRng } from '../../lib/rng.ts';
 import { activeBranches, configId, sampleMax, sampleRandom, subnetCost, subnetGeometry, type SubnetConfig } from '../../space/index.ts';
 import { joinTensors, saveCheckpoint, type TensorMap } from '../../train/checkpoint/index.ts';

@@ -4,7 +4,8 @@
 // directly), and the graph's MACs and params, counted by an independent walker, equal space/cost.ts. The
 // 50 subnets of a variant are 50 distinct configs (by config id).
 import test from 'ava';
-import { decodeModel, encodeModel, exportSubnet, randomStaticSubnet, summarizeModel } from '../../export/index.ts';
+import { encodeModel, exportSubnet, randomStaticSubnet, summarizeModel } from '../../export/index.ts';
+import { decodeModel } from '../../export/onnx.ts';
 import { createRng } from '../../lib/rng.ts';
 import { VARIANT_NAMES, configId, sampleMax, sampleMin, sampleRandom, subnetCost, type SubnetConfig } from '../../space/index.ts';
 import { staticForward } from '../../subnet/index.ts';

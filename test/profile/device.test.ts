@@ -3,7 +3,9 @@
 import test from 'ava';
 import { isOfaError } from '../../lib/errors.ts';
 import { resolve } from 'node:path';
-import { RUNTIMES, findDeviceFaults, listDeviceNames, loadDevice, measureModel, validateDevice } from '../../profile/index.ts';
+import { listDeviceNames, loadDevice, measureModel } from '../../profile/index.ts';
+import { findDeviceFaults, validateDevice } from '../../profile/predict.ts';
+import { RUNTIMES } from '../../profile/runtimes/index.ts';
 import { FAST, cpuDevice, matmulModel, tempDir, writeTemp } from './fixtures.ts';
 
 test('the shipped device profiles validate and name their runtime and EP', (t) => {

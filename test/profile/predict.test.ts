@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ARTIFACT_FORMATS } from '../../profile/predict.ts';
-import { blockKey, blocksOfConfig, sampleUniform, subnetCost } from '../../space/index.ts';
+import { blockKey, sampleUniform, subnetCost } from '../../space/index.ts';
+import { blocksOfConfig } from '../../space/blocks.ts';
 import { cpuDevice, tempDir, writeTemp } from './fixtures.ts';
 
 const run = promisify(execFile);

@@ -7,15 +7,13 @@ import {
   VARIANT_NAMES,
   blockCost,
   blockKey,
-  blockKeysOf,
-  blocksOfConfig,
   checkBlockSpec,
   enumerateBlocks,
   sampleRandom,
   subnetCost,
-  sumCosts,
   type BlockSpec,
 } from '../../space/index.ts';
+import { blockKeysOf, blocksOfConfig, sumCosts } from '../../space/blocks.ts';
 
 test('blocks of a config: costs add up to subnetCost exactly (every variant, fashion and micro)', (t) => {
   for (const preset of ['fashion', 'micro', 'tiny-imagenet'])

@@ -15,11 +15,11 @@ import {
   sampleRandom,
   sampleUniform,
   subnetCount,
-  subnetMacs,
-  uniformConfigs,
   validateConfig,
   type SubnetConfig,
 } from '../../space/index.ts';
+import { subnetMacs } from '../../space/cost.ts';
+import { uniformConfigs } from '../../space/sample.ts';
 
 const SPACES = PRESET_NAMES.flatMap((preset) => VARIANT_NAMES.map((variant) => ({ preset, variant })));
 const spaceArb = fc.constantFrom(...SPACES);

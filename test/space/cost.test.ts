@@ -1,5 +1,6 @@
 import test from 'ava';
-import { makeDivisible, midChannels, sampleMax, samePadding, subnetCost, subnetGeometry, validateConfig } from '../../space/index.ts';
+import { midChannels, sampleMax, samePadding, subnetCost, subnetGeometry, validateConfig } from '../../space/index.ts';
+import { makeDivisible } from '../../space/presets.ts';
 
 // The `micro` preset: 1x8x8 input at resolution 8, 4 classes, stem 8 channels stride 2 (-> 4x4),
 // stage widths 8, 8, 16, 16, 16, strides 1, 2, 1, 2, 1, SE in stages 2, 4, 5.
