@@ -6,7 +6,7 @@ import { helpText, log, out, parseArgs, type CommandSpec } from './args.ts';
 export const TRAIN_SPEC: CommandSpec = {
   name: 'train',
   summary: 'train the supernet for one phase (resumable, both cores)',
-  usage: 'ofa train [--preset P] [--variant V] [--phase NAME] --epochs N [--out DIR] [--resume] [options]\n       ofa train eps --teacher pet|baseline|none --scale S --out DIR [options]   (the whole schedule; see `ofa train eps --help`)',
+  usage: 'ofa train [--preset P] [--variant V] [--phase NAME] --epochs N [--out DIR] [--resume] [options]\n       ofa train eps --teacher pet|baseline|none --scale S --out DIR [options]   (the whole schedule; see `ofa train eps --help`)\n       ofa train pack --checkpoint DIR --out DIR   (a shipped supernet: weights, no optimiser state)',
   flags: {
     preset: { type: 'string', description: 'preset', default: DEFAULT_PRESET, choices: PRESET_NAMES, placeholder: 'NAME' },
     variant: { type: 'string', description: 'supernet variant', default: DEFAULT_VARIANT, choices: VARIANT_NAMES, placeholder: 'NAME' },
@@ -49,6 +49,8 @@ function positive(name: string, value: unknown, min = 1): void {
 export async function run(argv: string[]): Promise<number> {
   // `ofa train eps ...`: the whole schedule (cli/train-eps.ts).
   if (argv[0] === 'eps') return (await import('./train-eps.ts')).run(argv.slice(1));
+  // `ofa train pack ...`: a shipped supernet folder (cli/train-pack.ts).
+  if (argv[0] === 'pack') return (await import('./train-pack.ts')).run(argv.slice(1));
   const parsed = parseArgs(TRAIN_SPEC, argv);
   if (parsed.help) {
     out(helpText(TRAIN_SPEC));

@@ -154,3 +154,28 @@ test.serial('bad input: scale outside (0, 1], a mismatched resume, a corrupt pha
   const error = await t.throwsAsync(trainEps({ ...BASE, variant: 'ofa', teacher: 'pet', outDir: done }));
   t.true(isOfaError(error) && error.code === 'E_CHECKPOINT_CHECKSUM' && error.kind === 'bad-input', String(error));
 });
+
+test.serial('a packed supernet holds the best weights without optimiser state and opens like its source', async (t) => {
+  const { packSupernet } = await import('../../../train/index.ts');
+  const out = tempDir();
+  await trainEps({ ...BASE, variant: 'ofa', teacher: 'none', outDir: out });
+  const packed = join(tempDir(), 'supernet');
+  const manifest = packSupernet(out, packed);
+  const state = JSON.parse(readFileSync(join(out, 'eps-state.json'), 'utf8'));
+  const source = loadCheckpoint(join(out, state.phases.at(-1).best.checkpoint));
+  const copy = loadCheckpoint(join(packed, 'checkpoint'));
+  t.is(manifest.phase, 'expand-2');
+  t.false([...copy.tensors.keys()].some((name) => name.startsWith('momentum.')));
+  t.true([...source.tensors.keys()].some((name) => name.startsWith('momentum.')));
+  for (const [name, tensor] of copy.tensors) t.deepEqual(tensor.data, source.tensors.get(name)!.data, name);
+  const a = await openSupernet(packed, { backend: 'wasm' });
+  const b = await openSupernet(out, { backend: 'wasm' });
+  t.is(b.facts.dir, source.dir);
+  const { sampleMin } = await import('../../../space/index.ts');
+  const config = a.check(sampleMin({ preset: 'micro', variant: 'ofa' }));
+  const data3 = { calibration: data.train, set: data.test, spec: data.spec };
+  t.deepEqual(a.evaluate(config, data3, { recalibrationImages: 32 }), b.evaluate(config, data3, { recalibrationImages: 32 }));
+  await a.close();
+  await b.close();
+  t.throws(() => packSupernet(out, packed), { message: /already exists/ });
+});
