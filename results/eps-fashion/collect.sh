@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# After (or during) results/eps-fashion/run.sh: copies each run's state file and phase logs here, then
+# evaluates every finished run (the paper's grid and 100 random subnets, seed 1, test split, BN
+# recalibrated) under the heavy-job lock. Rerunning redoes only missing evaluations.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+OUT=results/eps-fashion
+for run in c-ee-d-pet a-ofa-baseline b-ee-d-baseline; do
+  src="runs/eps-fashion/$run"
+  [ -f "$src/eps-state.json" ] || continue
+  mkdir -p "$OUT/$run"
+  cp "$src/eps-state.json" "$OUT/$run/"
+  for phase in "$src"/[0-9][0-9]-*/; do
+    name=$(basename "$phase")
+    [ -f "$phase/log.jsonl" ] && cp "$phase/log.jsonl" "$OUT/$run/$name.log.jsonl"
+  done
+  done=$(node -e "const s=require('./$src/eps-state.json'); console.log(s.phases.every(p=>p.status==='done') ? 'yes' : 'no')")
+  [ "$done" = yes ] || continue
+  variant=$(node -e "console.log(require('./$src/eps-state.json').variant)")
+  if [ ! -f "$OUT/$run/grid.json" ]; then
+    flock /tmp/ofav2-heavy.lock node bin/ofa.js eval --checkpoint "$src" --grid --json --out "$OUT/$run/grid.json" > /dev/null
+  fi
+  if [ ! -f "$OUT/$run/random-100.json" ]; then
+    node bin/ofa.js space sample --preset fashion --variant "$variant" --subnets 100 --seed 1 --json > "$OUT/$run/random-100-configs.json"
+    flock /tmp/ofav2-heavy.lock node bin/ofa.js eval --checkpoint "$src" --subnet-list "$OUT/$run/random-100-configs.json" --json --out "$OUT/$run/random-100.json" > /dev/null
+  fi
+done
