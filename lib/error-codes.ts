@@ -121,6 +121,15 @@ export const ERROR_CODES = {
   E_PREDICTOR_SPACE: badInput("a subnet of another preset or variant than the predictor's table"),
   E_SEED: badInput('a seed that must differ (held-out subnets need another seed than the calibration)'),
   E_SPACE_SMALL: badInput('a search space with fewer distinct subnets than asked for'),
+
+  // Search: accuracy data sets, the accuracy predictor, the evolutionary search (search/).
+  E_ACCURACY_DATA: badInput('an accuracy data set file that cannot be read, or a line of it that is not a measured subnet (the error names the line)'),
+  E_ACCURACY_DATA_MISMATCH: badInput('an accuracy data set resumed with another supernet, split, image counts or seed than it was started with'),
+  E_ACCURACY_DATA_SMALL: badInput('too few measured subnets to fit an accuracy predictor and judge it on held-out ones'),
+  E_ACCURACY_PREDICTOR: badInput('an accuracy predictor file that cannot be read or is not valid'),
+  E_ACCURACY_PREDICTOR_SPACE: badInput('an accuracy predictor fitted for another preset, variant or supernet than the search is for'),
+  E_SEARCH_OPTIONS: badInput('search options out of range: population, generations, budgets, devices, fit settings'),
+  E_SEARCH_BUDGET: badInput("a latency budget below the smallest predicted latency any subnet reaches on the device"),
 } as const satisfies Record<string, ErrorCodeEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
