@@ -182,10 +182,11 @@ async function runFit(f: ParsedFlags): Promise<number> {
   else {
     const { heldOut, training } = predictor;
     out(`${outFile}: MLP ${training.hidden.join('x')} (${training.parameters} parameters) on ${training.trainSubnets} subnets, ${training.epochs} epochs in ${training.seconds.toFixed(1)} s${training.simd ? '' : ' (no WebAssembly SIMD: plain loops)'}`);
-    out(`held out: ${heldOut.subnets} subnets          RMSE    Spearman  Kendall tau`);
-    out(`  MLP predictor                  ${figure(heldOut.mlp.rmse)}  ${heldOut.mlp.spearman.toFixed(4)}    ${heldOut.mlp.kendallTau.toFixed(4)}`);
-    out(`  ridge (lambda ${String(heldOut.ridge.lambda).padEnd(6)})          ${figure(heldOut.ridge.rmse)}  ${heldOut.ridge.spearman.toFixed(4)}    ${heldOut.ridge.kendallTau.toFixed(4)}`);
-    out(`  MACs (line in log MACs)        ${figure(heldOut.macs.rmse)}  ${heldOut.macs.spearman.toFixed(4)}    ${heldOut.macs.kendallTau.toFixed(4)}`);
+    const row = (name: string, q: { rmse: number | null; spearman: number; kendallTau: number }) => `  ${name.padEnd(28)} ${figure(q.rmse)}  ${q.spearman.toFixed(4).padStart(8)}  ${q.kendallTau.toFixed(4).padStart(11)}`;
+    out(`held out: ${heldOut.subnets} subnets`.padEnd(31) + '   RMSE  Spearman  Kendall tau');
+    out(row('MLP predictor', heldOut.mlp));
+    out(row(`ridge (lambda ${heldOut.ridge.lambda})`, heldOut.ridge));
+    out(row('MACs (line in log MACs)', heldOut.macs));
   }
   return 0;
 }

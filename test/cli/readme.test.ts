@@ -100,6 +100,20 @@ const PLAN: Entry[] = [
     tiny: `${TINY_TIMING} --subnets 3`,
   },
   { readme: 'ofa profile predict max.json --device cpu-1t' },
+
+  // Search, on the EPS run above (fashion ee-d) and the devices' tables and calibrations.
+  { readme: 'ofa search dataset --checkpoint runs/eps-ee-d-pet --subnets 1000 --out accuracy.jsonl', tiny: '--subnets 10 --max-images 32 --recalibration-images 32' },
+  { readme: 'ofa search fit --data accuracy.jsonl --out predictor.json [--json]', runs: ['ofa search fit --data accuracy.jsonl --out predictor.json', 'ofa search fit --data accuracy.jsonl --out predictor.json --json'], tiny: '--epochs 5' },
+  {
+    readme: 'ofa search --predictor predictor.json --checkpoint runs/eps-ee-d-pet --devices cpu-1t,cpu-2t,wasm-node [--budgets-ms 0.2,0.3] [--seed S] [--json] [--out FILE]',
+    runs: [
+      'ofa search --predictor predictor.json --checkpoint runs/eps-ee-d-pet --devices cpu-1t,cpu-2t,wasm-node',
+      'ofa search --predictor predictor.json --checkpoint runs/eps-ee-d-pet --devices cpu-1t,cpu-2t,wasm-node --budgets-ms 0.2,0.3 --seed 2 --json --out search.json',
+      { command: 'ofa search --predictor predictor.json --checkpoint runs/eps-ee-d-pet --devices cpu-1t --budgets-ms 0.001', status: 2 },
+    ],
+    tiny: '--generations 5',
+  },
+  { readme: 'ofa search --predictor predictor.json --devices cpu-1t --algorithm evolution', tiny: '--generations 3' },
 ];
 
 /** The `ofa` commands of README.md's code blocks: `node bin/ofa.js` read as `ofa`, `&&` chains split, comments dropped. */
