@@ -14,6 +14,7 @@ import type { BackendPreference } from '../backend/index.ts';
 import type { DatasetSplits } from '../data/index.ts';
 import { phasesFor, scaledEpochs, type Phase } from '../loop/phases.ts';
 import { stepSubnets, train, type TrainResult } from '../loop/trainer.ts';
+import { ParallelTrainer } from '../parallel/index.ts';
 import { sampleMax, subnetCost } from '../../space/index.ts';
 
 export const EPS_STATE_FILE = 'eps-state.json';
@@ -166,82 +167,88 @@ export async function trainEps(options: EpsOptions): Promise<EpsResult> {
   const runStarted = performance.now();
   let weightRunAtStart: number | undefined;
 
-  for (const [index, { phase }] of plan.entries()) {
-    const entry = state.phases[index];
-    if (entry.status === 'done') continue;
-    const previous = index > 0 ? state.phases[index - 1] : undefined;
-    const init = previous ? join(outDir, previous.dir) : undefined;
-    let teacherDir: string | undefined;
-    if (index > 0 && options.teacher === 'pet') teacherDir = init;
-    if (index > 0 && options.teacher === 'baseline') teacherDir = join(outDir, state.phases[0].dir);
-    const phaseDir = join(outDir, entry.dir);
-    entry.status = 'running';
-    entry.init = previous ? (previous.best?.checkpoint ?? previous.dir) : null;
-    save();
-    const base = doneWeight();
-    const label = `[${index + 1}/${plan.length}] `;
-    log(`${label}phase ${phase.name}: ${entry.epochs} epoch(s)${entry.warmupEpochs > 0 ? ` + ${entry.warmupEpochs.toFixed(3)} warm-up` : ''}, init ${entry.init ?? 'random'}, teacher ${teacherDir ? `${options.teacher} (${teacherDir})` : 'none'}`);
-    const result: TrainResult = await train({
-      preset: options.preset,
-      variant: options.variant,
-      phase: phase.name,
-      epochs: entry.epochs,
-      warmupEpochs: entry.warmupEpochs,
-      outDir: phaseDir,
-      resume: latestCheckpoint(phaseDir) !== undefined,
-      init,
-      teacher: teacherDir,
-      teacherMode: options.teacher === 'baseline' ? 'baseline' : 'pet',
-      seed,
-      batchSize,
-      maxTrainImages: options.maxTrainImages,
-      validationSize: options.validationSize,
-      validationSubnets: options.validationSubnets,
-      evalImages: options.evalImages,
-      recalibrationImages: options.recalibrationImages,
-      checkpointEverySteps: options.checkpointEverySteps,
-      workers: options.workers,
-      shards: options.shards,
-      backend: options.backend,
-      dataDir: options.dataDir,
-      cacheDir: options.cacheDir,
-      data: options.data,
-      label,
-      log,
-      quiet: options.quiet,
-      onStep: (done, total) => {
-        stepsRun++;
-        const fraction = Math.min(1, (base + (weights[index] * done) / total) / totalWeight);
-        if (weightRunAtStart === undefined) weightRunAtStart = fraction;
-        const elapsed = (performance.now() - runStarted) / 1000;
-        const share = fraction - weightRunAtStart;
-        if (done === total || done % 50 === 0) {
-          const eta = share > 0 ? (elapsed / share) * (1 - fraction) : NaN;
-          log(`${label}schedule ${(100 * fraction).toFixed(1)}% done${Number.isFinite(eta) ? `, ETA ${formatDuration(eta)}` : ''}`);
-        }
-        if (options.stopAfterStep !== undefined && stepsRun >= options.stopAfterStep) throw new StopSignal();
-      },
-    }).catch((error: unknown) => {
-      if (error instanceof StopSignal) return undefined as unknown as TrainResult;
-      throw error;
-    });
-    if (result === undefined) {
+  // One set of worker threads for the whole schedule: each phase loads its own start weights into it.
+  const trainer = await ParallelTrainer.create({ preset: options.preset, variant: options.variant, seed, workers: options.workers, shards: options.shards, backend: options.backend });
+  try {
+    for (const [index, { phase }] of plan.entries()) {
+      const entry = state.phases[index];
+      if (entry.status === 'done') continue;
+      const previous = index > 0 ? state.phases[index - 1] : undefined;
+      const init = previous ? join(outDir, previous.dir) : undefined;
+      let teacherDir: string | undefined;
+      if (index > 0 && options.teacher === 'pet') teacherDir = init;
+      if (index > 0 && options.teacher === 'baseline') teacherDir = join(outDir, state.phases[0].dir);
+      const phaseDir = join(outDir, entry.dir);
+      entry.status = 'running';
+      entry.init = previous ? (previous.best?.checkpoint ?? previous.dir) : null;
       save();
-      return { outDir, state, complete: false, seconds: (performance.now() - started) / 1000 };
-    }
-    entry.seconds += result.seconds;
-    entry.validationSeconds += result.validationSeconds;
-    entry.imagesPerSecond = result.imagesPerSecond;
-    entry.teacher = result.teacher ?? null;
-    if (result.stepsDone < result.totalSteps) {
+      const base = doneWeight();
+      const label = `[${index + 1}/${plan.length}] `;
+      log(`${label}phase ${phase.name}: ${entry.epochs} epoch(s)${entry.warmupEpochs > 0 ? ` + ${entry.warmupEpochs.toFixed(3)} warm-up` : ''}, init ${entry.init ?? 'random'}, teacher ${teacherDir ? `${options.teacher} (${teacherDir})` : 'none'}`);
+      const result: TrainResult = await train({
+        preset: options.preset,
+        variant: options.variant,
+        phase: phase.name,
+        epochs: entry.epochs,
+        warmupEpochs: entry.warmupEpochs,
+        outDir: phaseDir,
+        resume: latestCheckpoint(phaseDir) !== undefined,
+        init,
+        teacher: teacherDir,
+        teacherMode: options.teacher === 'baseline' ? 'baseline' : 'pet',
+        seed,
+        batchSize,
+        maxTrainImages: options.maxTrainImages,
+        validationSize: options.validationSize,
+        validationSubnets: options.validationSubnets,
+        evalImages: options.evalImages,
+        recalibrationImages: options.recalibrationImages,
+        checkpointEverySteps: options.checkpointEverySteps,
+        trainer,
+        shards: options.shards,
+        backend: options.backend,
+        dataDir: options.dataDir,
+        cacheDir: options.cacheDir,
+        data: options.data,
+        label,
+        log,
+        quiet: options.quiet,
+        onStep: (done, total) => {
+          stepsRun++;
+          const fraction = Math.min(1, (base + (weights[index] * done) / total) / totalWeight);
+          if (weightRunAtStart === undefined) weightRunAtStart = fraction;
+          const elapsed = (performance.now() - runStarted) / 1000;
+          const share = fraction - weightRunAtStart;
+          if (done === total || done % 50 === 0) {
+            const eta = share > 0 ? (elapsed / share) * (1 - fraction) : NaN;
+            log(`${label}schedule ${(100 * fraction).toFixed(1)}% done${Number.isFinite(eta) ? `, ETA ${formatDuration(eta)}` : ''}`);
+          }
+          if (options.stopAfterStep !== undefined && stepsRun >= options.stopAfterStep) throw new StopSignal();
+        },
+      }).catch((error: unknown) => {
+        if (error instanceof StopSignal) return undefined as unknown as TrainResult;
+        throw error;
+      });
+      if (result === undefined) {
+        save();
+        return { outDir, state, complete: false, seconds: (performance.now() - started) / 1000 };
+      }
+      entry.seconds += result.seconds;
+      entry.validationSeconds += result.validationSeconds;
+      entry.imagesPerSecond = result.imagesPerSecond;
+      entry.teacher = result.teacher ?? null;
+      if (result.stepsDone < result.totalSteps) {
+        save();
+        return { outDir, state, complete: false, seconds: (performance.now() - started) / 1000 };
+      }
+      const best = bestRecord(phaseDir);
+      entry.best = best ? { checkpoint: join(entry.dir, best.checkpoint), score: best.score, epoch: best.epoch, step: best.step } : null;
+      entry.status = 'done';
       save();
-      return { outDir, state, complete: false, seconds: (performance.now() - started) / 1000 };
+      log(`${label}phase ${phase.name} done in ${formatDuration(entry.seconds)}${best ? `: best ${best.checkpoint} (validation ${(100 * best.score).toFixed(2)}%, epoch ${best.epoch})` : ''}; validation took ${formatDuration(entry.validationSeconds)}`);
     }
-    const best = bestRecord(phaseDir);
-    entry.best = best ? { checkpoint: join(entry.dir, best.checkpoint), score: best.score, epoch: best.epoch, step: best.step } : null;
-    entry.status = 'done';
-    save();
-    log(`${label}phase ${phase.name} done in ${formatDuration(entry.seconds)}${best ? `: best ${best.checkpoint} (validation ${(100 * best.score).toFixed(2)}%, epoch ${best.epoch})` : ''}; validation took ${formatDuration(entry.validationSeconds)}`);
+  } finally {
+    await trainer.close();
   }
   return { outDir, state, complete: true, seconds: (performance.now() - started) / 1000 };
 }

@@ -70,6 +70,11 @@ export interface TrainOptions {
   /** Data: the data set's folder (CIFAR-10, Tiny ImageNet), the cache folder. */
   dataDir?: string;
   cacheDir?: string;
+  /**
+   * Run on this parallel trainer (of the same preset, variant, seed and shards) instead of starting one;
+   * it is not closed. Without init or resume its current weights are where training starts.
+   */
+  trainer?: ParallelTrainer;
   /** Inject the data (tests): replaces loading the preset's data set. */
   data?: DatasetSplits;
   /** Stop (as if killed, after the step's checkpoint logic) once this many steps have run in total. */
@@ -199,7 +204,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const identity = runIdentity(options, phase, batchSize, seed, schedule.warmupEpochs);
 
   const optimizer = new SgdOptimizer();
-  const trainer = await ParallelTrainer.create({ preset: options.preset, variant: options.variant, seed, workers: options.workers, shards: options.shards, backend: options.backend });
+  // A borrowed trainer (the EPS schedule's, one for all its phases) must be of this supernet; its
+  // weights are replaced below (init or resume) and it is left open.
+  const borrowed = options.trainer;
+  if (borrowed && borrowed.shards !== (options.shards ?? 2)) throw new Error(`train: the given trainer has ${borrowed.shards} shards, not ${options.shards ?? 2}`);
+  const trainer = borrowed ?? (await ParallelTrainer.create({ preset: options.preset, variant: options.variant, seed, workers: options.workers, shards: options.shards, backend: options.backend }));
   // The main thread's copy of the supernet: its variable shapes, and the channel sort of the expand phases.
   const net = new Supernet({ preset: options.preset, variant: options.variant, seed });
   const shapes = supernetShapes(net);
@@ -369,7 +378,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (step >= totalSteps) runLog.record({ event: 'done', step, seconds: result.seconds, validationSeconds: result.validationSeconds });
     return result;
   } finally {
-    await trainer.close();
+    if (!borrowed) await trainer.close();
     net.dispose();
   }
 }
