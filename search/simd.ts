@@ -1,11 +1,12 @@
-// The accuracy predictor's dense layers as a 128-bit SIMD WebAssembly kernel, assembled here from its
-// instructions (no toolchain, no binary blob in the tree). Measured on this 2-core host, the plain
-// Float32Array product of search/mlp.ts reaches about 1 GFLOP/s; a search predicts 10^4 subnets per device
-// with a 3 x 400 network (about 0.34 M multiply-adds each), so the predictor is the search's hot loop.
+// The accuracy predictor's matrix products as 128-bit SIMD WebAssembly kernels, assembled here from their
+// instructions (no toolchain, no binary blob in the tree). A search predicts 10^4 subnets per device with a
+// 3 x 400 network (about 0.34 M multiply-adds each), so the predictor is the search's hot loop: measured on
+// this shared 2-core host, plain Float32Array loops reached about 1 GFLOP/s, these kernels 7-8 GFLOP/s.
 //
-// The kernel: out[b, j] = act(bias[j] + sum_i x[b, i] w[j, i]) for row-major x [batch x inputs] and
-// w [outputs x inputs], four batch rows by two outputs at a time (eight f32x4 accumulators over i), act =
-// ReLU or identity. It needs batch % 4 == 0, inputs % 4 == 0 and outputs % 2 == 0; the caller pads.
+// dense (the forward pass): out[b, j] = act(bias[j] + sum_i x[b, i] w[j, i]) for row-major x [batch x
+// inputs] and w [outputs x inputs], four batch rows by two outputs at a time (eight f32x4 accumulators
+// over i), act = ReLU or identity. It needs batch % 4 == 0, inputs % 4 == 0 and outputs % 2 == 0; the
+// caller pads. matmul (the backward products) is described below.
 
 // --- A minimal WebAssembly binary writer (only what the kernel uses) ---------------------------------
 

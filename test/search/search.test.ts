@@ -20,10 +20,10 @@ const accuracy = additiveModel(scores);
 const smallestMs = latency.predict(sampleMin(MICRO)).latencyMs;
 const largestMs = latency.predict(sampleMax(MICRO)).latencyMs;
 
-test('the fixtures: the table sum is additive over the DP decomposition, and the smallest subnet is exact', (t) => {
-  // The DP's front ends at the largest subnet's score and starts at the smallest latency the search finds.
+test('the fixtures: the DP decomposition of the table agrees with the search\'s exact smallest subnet', (t) => {
+  // The DP's front reaches at least the largest subnet's score, and starts at the smallest latency the search finds.
   const front = exactFront(MICRO, table, scores, Infinity);
-  t.true(Math.abs(front[front.length - 1].score - additiveScore(scores, sampleMax(MICRO))) < 1e-6 || front[front.length - 1].score > additiveScore(scores, sampleMax(MICRO)));
+  t.true(front[front.length - 1].score >= additiveScore(scores, sampleMax(MICRO)) - 1e-9);
   const pool = new CandidatePool(new GenomeSpace(MICRO), latency, accuracy);
   const smallest = smallestSubnet(pool);
   t.true(Math.abs(smallest.latencyMs - front[0].cost) < 1e-9, `smallest ${smallest.latencyMs} vs DP ${front[0].cost}`);
