@@ -15,6 +15,7 @@ const COMMANDS: Record<string, CommandGroup> = {
   eval: { summary: 'top-1 of subnets of a checkpoint on the test split (one, a list, or the paper grid)', load: () => import('./eval.ts') },
   export: { summary: 'export subnets to ONNX (BN folded, opset 17); inspect ONNX models', load: () => import('./export.ts') },
   profile: { summary: 'device profiles, latency measurement, lookup tables, latency predictor', load: () => import('./profile.ts') },
+  gate: { summary: 'CI latency-regression gate: candidate vs baseline model (or a recorded baseline) on a device', load: () => import('./gate.ts') },
   search: { summary: 'per-device subnet search under latency budgets; its accuracy data set and predictor', load: () => import('./search.ts') },
 };
 

@@ -122,6 +122,14 @@ export const ERROR_CODES = {
   E_SEED: badInput('a seed that must differ (held-out subnets need another seed than the calibration)'),
   E_SPACE_SMALL: badInput('a search space with fewer distinct subnets than asked for'),
 
+  // The CI latency gate (deploy/gate/).
+  E_GATE_THRESHOLD: badInput('a gate threshold outside (0, 100%)'),
+  E_GATE_OPTION: badInput('gate settings out of range (time limit, alpha, rounds, runs per visit, growth)'),
+  E_GATE_INPUTS: badInput('baseline and candidate models whose inputs differ (names, types or shapes)'),
+  E_GATE_DEVICE: badInput('the device the gate was asked to measure on cannot start on this host'),
+  E_GATE_BASELINE: badInput('a baseline file that is broken or holds no usable latency record'),
+  E_GATE_BASELINE_DEVICE: badInput('a baseline file measured on another device, or with other device or protocol settings'),
+
   // Search: accuracy data sets, the accuracy predictor, the evolutionary search (search/).
   E_ACCURACY_DATA: badInput('an accuracy data set file that cannot be read, or a line of it that is not a measured subnet (the error names the line)'),
   E_ACCURACY_DATA_MISMATCH: badInput('an accuracy data set resumed with another supernet, split, image counts or seed than it was started with'),

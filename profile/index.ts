@@ -22,6 +22,12 @@ export type { HostFacts } from './host.ts';
 export type { SampleStats } from './stats.ts';
 export { readOnnxFile, type OnnxSummary } from './model.ts';
 export { artifactTag } from './artifacts.ts';
+// Interleaved rounds driven by the caller (the CI gate decides as it measures), and the speed reference
+// that puts figures measured at different times on one scale.
+export { openRounds, type RoundsOptions, type RoundsModel, type InterleavedRounds } from './rounds.ts';
+export { referenceConfig, referenceModel, REFERENCE_SEED } from './reference.ts';
+export { deviceKnobs, type DeviceKnobs } from './device.ts';
+export type { ValueInfo } from './runtimes/index.ts';
 
 // Lookup tables, calibration, validation.
 export { buildTable, type BuildTableOptions, type BuildTableResult } from './lut.ts';

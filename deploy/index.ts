@@ -1,0 +1,7 @@
+// Public API of the deploy stage (pipeline.md: search + export + verify + measure per device: bundles,
+// the CI gate, the HTML report). Today: the CI latency-regression gate (deploy/gate/, issue 15).
+export { runGate, recordBaseline, DEFAULT_GATE, type GateOptions, type RecordOptions } from './gate/gate.ts';
+export { DECISIONS, DECISION_EXIT_CODES, DEFAULT_SEQUENTIAL, type Decision, type Look } from './gate/decide.ts';
+export { GATE_RESULT_FORMAT, VISIT_STATISTICS, type GateResult, type GateBaselineRecord, type VisitStatistic } from './gate/result.ts';
+export { DEPLOY_FORMAT } from './gate/baseline.ts';
+export { benchmarkJson, markdownSummary, junitXml, checkGateOutputs, writeGateOutputs, type GateOutputs, type BenchmarkEntry } from './gate/formats.ts';
