@@ -6,7 +6,7 @@ import { OfaError } from '../lib/errors.ts';
 import { DEFAULT_DEVICES_DIR } from '../profile/predict.ts';
 import { helpText, log, out, parseArgs, type CommandSpec, type ParsedFlags } from './args.ts';
 
-const SPEC: CommandSpec = {
+export const GATE_SPEC: CommandSpec = {
   name: 'gate',
   summary: 'CI latency-regression gate: is the candidate model slower than the baseline on this device?',
   usage:
@@ -78,9 +78,9 @@ function required(flags: ParsedFlags, name: string): string {
 const optionalPath = (value: unknown) => (typeof value === 'string' ? resolve(value) : undefined);
 
 export async function run(argv: string[]): Promise<number> {
-  const parsed = parseArgs(SPEC, argv);
+  const parsed = parseArgs(GATE_SPEC, argv);
   if (parsed.help) {
-    out(helpText(SPEC));
+    out(helpText(GATE_SPEC));
     return 0;
   }
   const { flags } = parsed;

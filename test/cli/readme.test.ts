@@ -114,6 +114,29 @@ const PLAN: Entry[] = [
     tiny: '--generations 5',
   },
   { readme: 'ofa search --predictor predictor.json --devices cpu-1t --algorithm evolution', tiny: '--generations 3' },
+
+  // The CI gate on random-init exports: main.onnx and pr.onnx the same small subnet, next.onnx about 6x its work.
+  {
+    runs: [
+      'ofa space sample --kind uniform --kernel 3 --expand 3 --depth 2 --json > gate-small.json',
+      'ofa space sample --kind uniform --kernel 7 --expand 6 --depth 4 --json > gate-heavy.json',
+      'ofa export --random-init --seed 1 --subnet gate-small.json -o main.onnx',
+      'ofa export --random-init --seed 1 --subnet gate-small.json -o pr.onnx',
+      'ofa export --random-init --seed 1 --subnet gate-heavy.json -o next.onnx',
+    ],
+  },
+  {
+    readme: 'ofa gate --device cpu-1t --baseline main.onnx --candidate pr.onnx [--threshold 5%] [--max-time 60s] [--json] [--out gate.json]',
+    runs: ['ofa gate --device cpu-1t --baseline main.onnx --candidate pr.onnx', 'ofa gate --device cpu-1t --baseline main.onnx --candidate pr.onnx --threshold 5% --max-time 60s --json --out gate.json'],
+    // alpha 0.001: a false alarm of this A/A check fails the test with probability 0.1%.
+    tiny: '--max-time 10s --alpha 0.001',
+  },
+  { readme: 'ofa gate --device cpu-1t --baseline pr.onnx --candidate pr.onnx --rounds 300 --out baseline.json', tiny: '--max-time 30s --alpha 0.001' },
+  {
+    readme: 'ofa gate --device cpu-1t --baseline baseline.json --candidate next.onnx --markdown gate.md --junit gate.xml --benchmark-json bench.json',
+    runs: [{ command: 'ofa gate --device cpu-1t --baseline baseline.json --candidate next.onnx --markdown gate.md --junit gate.xml --benchmark-json bench.json', status: 1 }],
+    tiny: '--max-time 10s',
+  },
 ];
 
 /** The `ofa` commands of README.md's code blocks: `node bin/ofa.js` read as `ofa`, `&&` chains split, comments dropped. */
