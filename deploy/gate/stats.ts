@@ -80,10 +80,35 @@ export function rankSumCut(m: number, n: number, alpha: number): number {
   return cutFromNormal(total / 2, Math.sqrt((m * n * (m + n + 1)) / 12), alpha, total);
 }
 
-/** Bounds from sorted pairwise values and a cut k (1-based k-th smallest and k-th largest). */
-function bounds(sorted: Float64Array, k: number): { low: number; high: number } {
-  if (k < 1) return { low: -Infinity, high: Infinity };
-  return { low: sorted[k - 1], high: sorted[sorted.length - k] };
+/**
+ * Above this many pairwise values (Walsh averages, differences) they are not materialised: a long gate run
+ * on a small model reaches tens of thousands of rounds, whose Walsh averages would not fit in memory. The
+ * order statistics are then found by bisection on the value, counting the pairs below it in O(n).
+ */
+export const MATERIALIZE_MAX = 2_000_000;
+
+/**
+ * Order statistics of the pairwise values, 1-based: the k-th smallest, from a count of the values <= v.
+ * Bisection between the smallest and the largest value to a relative precision far below timing noise.
+ */
+function orderStatistic(k: number, countAtMost: (value: number) => number, low: number, high: number): number {
+  for (let i = 0; i < 200 && high - low > 1e-12 * Math.max(1, Math.abs(low), Math.abs(high)); i++) {
+    const mid = (low + high) / 2;
+    if (countAtMost(mid) >= k) high = mid;
+    else low = mid;
+  }
+  return high;
+}
+
+/** Estimate (median) and bounds (k-th smallest and largest) of `total` pairwise values, materialised or counted. */
+function pairwiseSummary(total: number, k: number, materialize: () => Float64Array, countAtMost: (value: number) => number, range: [number, number], limit: number) {
+  if (total <= limit) {
+    const sorted = materialize().sort();
+    return { estimate: medianOfSorted(sorted), ...(k < 1 ? { low: -Infinity, high: Infinity } : { low: sorted[k - 1], high: sorted[total - k] }) };
+  }
+  const at = (rank: number) => orderStatistic(rank, countAtMost, range[0], range[1]);
+  const estimate = total % 2 === 1 ? at((total + 1) / 2) : (at(total / 2) + at(total / 2 + 1)) / 2;
+  return { estimate, ...(k < 1 ? { low: -Infinity, high: Infinity } : { low: at(k), high: at(total - k + 1) }) };
 }
 
 /** The two-sided signed-rank p-value of "no shift" (@stdlib/stats-wilcoxon; zero differences dropped). */
@@ -96,14 +121,29 @@ export function signedRankPValue(d: readonly number[]): number {
  * The shift of paired differences `d` (one per round): Hodges-Lehmann estimate, signed-rank confidence
  * bounds at one-sided `alpha` each, two-sided p-value.
  */
-export function pairedShift(d: readonly number[], alpha: number): ShiftEstimate {
+export function pairedShift(d: readonly number[], alpha: number, materializeMax = MATERIALIZE_MAX): ShiftEstimate {
   const n = d.length;
   if (n === 0) return { estimate: NaN, low: -Infinity, high: Infinity, pValue: 1, n };
-  const walsh = new Float64Array((n * (n + 1)) / 2);
-  let w = 0;
-  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) walsh[w++] = (d[i] + d[j]) / 2;
-  walsh.sort();
-  return { estimate: medianOfSorted(walsh), ...bounds(walsh, signedRankCut(n, alpha)), pValue: signedRankPValue(d), n };
+  const sorted = sortedFloat64(d);
+  const total = (n * (n + 1)) / 2;
+  const walsh = () => {
+    const values = new Float64Array(total);
+    let w = 0;
+    for (let i = 0; i < n; i++) for (let j = i; j < n; j++) values[w++] = (sorted[i] + sorted[j]) / 2;
+    return values;
+  };
+  // Walsh averages <= v: pairs i <= j of the sorted values with d_i + d_j <= 2v (two pointers).
+  const countAtMost = (value: number) => {
+    let count = 0;
+    let j = n - 1;
+    for (let i = 0; i < n && i <= j; i++) {
+      while (j >= i && sorted[i] + sorted[j] > 2 * value) j--;
+      if (j >= i) count += j - i + 1;
+    }
+    return count;
+  };
+  const summary = pairwiseSummary(total, signedRankCut(n, alpha), walsh, countAtMost, [sorted[0], sorted[n - 1]], materializeMax);
+  return { ...summary, pValue: signedRankPValue(d), n };
 }
 
 /**
@@ -137,13 +177,28 @@ export function rankSumTest(x: readonly number[], y: readonly number[]): { u: nu
  * The shift of `y` against `x` (two independent samples): two-sample Hodges-Lehmann estimate, rank-sum
  * confidence bounds at one-sided `alpha` each, two-sided p-value.
  */
-export function twoSampleShift(x: readonly number[], y: readonly number[], alpha: number): ShiftEstimate {
+export function twoSampleShift(x: readonly number[], y: readonly number[], alpha: number, materializeMax = MATERIALIZE_MAX): ShiftEstimate {
   const m = x.length;
   const n = y.length;
   if (m === 0 || n === 0) return { estimate: NaN, low: -Infinity, high: Infinity, pValue: 1, n, m };
-  const differences = new Float64Array(m * n);
-  let k = 0;
-  for (const yi of y) for (const xj of x) differences[k++] = yi - xj;
-  differences.sort();
-  return { estimate: medianOfSorted(differences), ...bounds(differences, rankSumCut(m, n, alpha)), pValue: rankSumTest(x, y).pValue, n, m };
+  const xs = sortedFloat64(x);
+  const ys = sortedFloat64(y);
+  const differences = () => {
+    const values = new Float64Array(m * n);
+    let k = 0;
+    for (const yi of ys) for (const xj of xs) values[k++] = yi - xj;
+    return values;
+  };
+  // Differences y_j - x_i <= v: for each y (ascending), the x at or above y - v (a pointer that only moves up).
+  const countAtMost = (value: number) => {
+    let count = 0;
+    let i = 0;
+    for (let j = 0; j < n; j++) {
+      while (i < m && ys[j] - xs[i] > value) i++;
+      count += m - i;
+    }
+    return count;
+  };
+  const summary = pairwiseSummary(m * n, rankSumCut(m, n, alpha), differences, countAtMost, [ys[0] - xs[m - 1], ys[n - 1] - xs[0]], materializeMax);
+  return { ...summary, pValue: rankSumTest(x, y).pValue, n, m };
 }
