@@ -1,6 +1,6 @@
 // Where a subnet's weights come from: a trained supernet (through train/'s one boundary, openSupernet)
 // or seeded random initialisation (issue 5: `--random-init --seed S`).
-import type { CheckpointChoice } from '../train/index.ts';
+import type { BackendPreference, CheckpointChoice } from '../train/index.ts';
 import type { SubnetConfig } from '../space/index.ts';
 import type { StaticSubnet } from '../subnet/index.ts';
 import { randomStaticSubnet } from './random.ts';
@@ -23,10 +23,11 @@ export function randomInitWeights(seed: number): WeightSource {
 }
 
 /** A trained supernet's weights (`dir`: a checkpoint, a run folder or an EPS folder). */
-export async function checkpointWeights(dir: string, options: { checkpoint?: CheckpointChoice } = {}): Promise<WeightSource> {
+export async function checkpointWeights(dir: string, options: { checkpoint?: CheckpointChoice; backend?: BackendPreference } = {}): Promise<WeightSource> {
   // Loaded on demand: profile/ imports this stage for random-weight models and does not load the trainer.
   const { openSupernet } = await import('../train/index.ts');
-  const supernet = await openSupernet(dir, { checkpoint: options.checkpoint });
+  // The backend is process-wide: a caller that already runs on one (tests on cpu) names it.
+  const supernet = await openSupernet(dir, { checkpoint: options.checkpoint, backend: options.backend });
   return {
     checksum: supernet.facts.checksum,
     preset: supernet.facts.preset,

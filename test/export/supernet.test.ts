@@ -86,7 +86,9 @@ test('a checkpoint round-trips: checkpointWeights(dir) exports what the saved su
     manifest: { preset: 'micro', variant: 'ee-d-p', phase: 'full', epoch: 1, step: 1, seed: 3, dataState: null, optimizer: { name: 'sgd', hyperparameters: {}, state: {} }, metrics: {} },
     tensors: joinTensors({ parameters: toMap(net.parameters), buffers: toMap(net.buffers) }),
   });
-  const source = await checkpointWeights(join(dir, 'ckpt'));
+  // On the cpu backend the other tests of this file use: openSupernet's default (auto: wasm) would switch
+  // the process-wide backend under the tests running beside this one.
+  const source = await checkpointWeights(join(dir, 'ckpt'), { backend: 'cpu' });
   try {
     t.is(source.checksum, `sha256:${manifest.files['weights.safetensors'].sha256}`);
     const r = config.resolution;
