@@ -34,7 +34,7 @@ export const SEARCH_SPEC: CommandSpec = {
   usage: 'ofa search --predictor FILE [--checkpoint DIR] --devices D1,D2 [--budgets-ms 0.2,0.3] [--seed S] [--json] [--out FILE]\n       ofa search dataset|fit ... (ofa search dataset --help)',
   flags: {
     predictor: { type: 'string', description: 'accuracy predictor file (`ofa search fit --out`)', placeholder: 'FILE' },
-    checkpoint: { type: 'string', description: "the supernet the picks are for: checked against the predictor's data set (no weights are loaded)", placeholder: 'DIR' },
+    checkpoint: { type: 'string', description: "the supernet the picks are for: its weights' checksum (from its manifest; no weights are loaded) must be the predictor's", placeholder: 'DIR' },
     devices: { type: 'list', description: 'devices to search for, comma-separated (<devices-dir>/<name>.json, with their table and calibration)', placeholder: 'D1,D2' },
     'budgets-ms': { type: 'list', description: "latency budgets in ms for every device (default: each device's latencyBudgetsMs)", placeholder: 'MS,MS' },
     algorithm: { type: 'string', description: 'nsga2: one front per device, every budget read off it; evolution: OFA\'s evolution once per budget', default: 'nsga2', choices: SEARCH_ALGORITHMS, placeholder: 'NAME' },
@@ -210,7 +210,11 @@ async function runSearch(f: ParsedFlags): Promise<number> {
   atLeast(command, f, 'front-size', 0);
   const budgetsMs = numbers(command, 'budgets-ms', f['budgets-ms'] as string[] | undefined);
   const predictorData: PredictorFile = readAccuracyPredictor(predictorFile);
-  if (typeof f.checkpoint === 'string') checkPredictorCheckpoint(predictorData, predictorFile, f.checkpoint);
+  if (typeof f.checkpoint === 'string') {
+    // The manifest only (train/facts.ts: no weights, no engine): the search stays light.
+    const { readSupernetFacts } = await import('../train/facts.ts');
+    checkPredictorCheckpoint(predictorData, predictorFile, f.checkpoint, readSupernetFacts(f.checkpoint).checksum);
+  }
   const space = { preset: predictorData.preset, variant: predictorData.variant };
   const accuracy = accuracyPredictorOf(predictorData, { file: predictorFile });
   // Every device's files and budgets first: a missing table or an infeasible budget fails before any search.

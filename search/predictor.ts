@@ -259,14 +259,19 @@ export function loadAccuracyPredictor(file: string, options: { batchSize?: numbe
  * checkpoint folder its data set was measured on (as given, and the checkpoint that stood for), and
  * `checkpoint` must be one of them or a folder holding it (a run or EPS folder).
  */
-export function checkPredictorCheckpoint(predictor: Pick<PredictorFile, 'supernet' | 'preset' | 'variant'>, file: string, checkpoint: string): void {
+/**
+ * Refuses a predictor measured on another supernet than --checkpoint. With `checksum` (the weights'
+ * sha256 from the checkpoint's manifest: train/facts.ts readSupernetFacts) the weights are compared, so
+ * a checkpoint retrained in place is caught; without it, the paths.
+ */
+export function checkPredictorCheckpoint(predictor: Pick<PredictorFile, 'supernet' | 'preset' | 'variant'>, file: string, checkpoint: string, checksum?: string): void {
   const given = resolve(checkpoint);
   const record = predictor.supernet;
   const recorded = [resolve(record.checkpoint), resolve(record.dir)];
-  if (recorded.includes(given) || recorded.some((dir) => dir.startsWith(given + sep))) return;
+  if (checksum !== undefined ? checksum === record.checksum : recorded.includes(given) || recorded.some((dir) => dir.startsWith(given + sep))) return;
   throw new OfaError(
     'E_ACCURACY_PREDICTOR_SPACE',
-    `accuracy predictor ${file} was fitted on accuracies measured on the ${predictor.preset}/${predictor.variant} supernet ${record.dir} (${record.checksum}), not on --checkpoint ${checkpoint}`,
+    `accuracy predictor ${file} was fitted on accuracies measured on the ${predictor.preset}/${predictor.variant} supernet ${record.dir} (${record.checksum}), not on --checkpoint ${checkpoint}${checksum ? ` (${checksum})` : ''}`,
     { hint: `measure and fit one for this checkpoint: ofa search dataset --checkpoint ${checkpoint} ..., then ofa search fit` },
   );
 }

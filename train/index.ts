@@ -2,6 +2,7 @@
 // the one boundary out of the elastic world (manifest facts, static subnets, evaluation), the data sets,
 // and the two training entries. Nothing downstream knows about elasticity; the supernet, backend,
 // checkpoint, optimiser and parallel modules are the stage's own (tests import them from their modules).
+export { readSupernetFacts } from './facts.ts';
 export {
   openSupernet,
   type OpenedSupernet,

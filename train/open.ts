@@ -2,20 +2,19 @@
 // opened from a folder, and what leaves it is manifest facts, static subnets and evaluations. Export,
 // eval, the search's accuracy data set and deploy all come through here; nothing downstream builds a
 // Supernet or knows the checkpoint layout.
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { OfaError } from '../lib/errors.ts';
 import { validateConfig, type SubnetConfig } from '../space/index.ts';
 import { ensureBackend, type StaticSubnet } from '../subnet/index.ts';
 import { initBackend, type BackendPreference } from './backend/index.ts';
-import { bestCheckpoint, latestCheckpoint, loadCheckpoint, supernetWeights, WEIGHTS_FILE, MANIFEST_FILE, type Checkpoint, type SupernetWeights } from './checkpoint/index.ts';
+import { loadCheckpoint, supernetWeights, type Checkpoint, type SupernetWeights } from './checkpoint/index.ts';
+import { factsOf, resolveCheckpointDir, type CheckpointChoice, type SupernetFacts } from './facts.ts';
+
+export { resolveCheckpointDir, type CheckpointChoice, type SupernetFacts };
 import type { DatasetSpec, ImageSet } from './data/index.ts';
 import { assignVariables, evaluateSubnet, evaluateSubnets, recalibrate, type EvalResult } from './loop/evaluate.ts';
 import { ParallelTrainer } from './parallel/index.ts';
 import { Supernet } from './supernet/index.ts';
 
-/** Which checkpoint of a run folder: its best (per-epoch validation), its latest, or the default. */
-export type CheckpointChoice = 'best' | 'latest' | 'default';
 
 export interface OpenSupernetOptions {
   /** 'default': a checkpoint folder as is; a phase folder's best, else its latest; an EPS folder's last phase. */
@@ -23,19 +22,6 @@ export interface OpenSupernetOptions {
   backend?: BackendPreference;
   /** Print the backend line (default false). */
   log?: boolean;
-}
-
-export interface SupernetFacts {
-  /** The checkpoint folder that was opened. */
-  dir: string;
-  preset: string;
-  variant: string;
-  phase: string;
-  epoch: number;
-  step: number;
-  seed: number;
-  /** `sha256:<hex>` of the weights file: the `supernet_checksum` of every export. */
-  checksum: string;
 }
 
 /** Images to evaluate on and to recalibrate BN with (ofav2.md s3). */
@@ -75,43 +61,6 @@ export interface OpenedSupernet {
   /** The parameters and buffers (plain arrays), e.g. for training workers. */
   weights(): SupernetWeights;
   close(): Promise<void>;
-}
-
-function readPointer(path: string): boolean {
-  return existsSync(path);
-}
-
-/**
- * The checkpoint folder a user-given folder stands for: a checkpoint itself; a phase (run) folder's best
- * checkpoint, else its latest; an EPS schedule folder's last finished phase (eps-state.json).
- */
-export function resolveCheckpointDir(dir: string, choice: CheckpointChoice = 'default'): string {
-  const root = resolve(dir);
-  if (!existsSync(root)) {
-    throw new OfaError('E_CHECKPOINT', `checkpoint ${JSON.stringify(dir)} does not exist`, { hint: 'pass a checkpoint folder, a training run folder, or an `ofa train eps` folder' });
-  }
-  if (readPointer(join(root, MANIFEST_FILE)) && choice === 'default') return root;
-  const statePath = join(root, 'eps-state.json');
-  if (readPointer(statePath)) {
-    let state: { phases?: { name: string; dir: string; status: string }[] };
-    try {
-      state = JSON.parse(readFileSync(statePath, 'utf8'));
-    } catch (error) {
-      throw new OfaError('E_EPS_STATE', `${statePath} is not valid JSON: ${(error as Error).message}`);
-    }
-    const done = (state.phases ?? []).filter((p) => p.status === 'done');
-    if (done.length === 0) throw new OfaError('E_CHECKPOINT', `EPS folder ${JSON.stringify(dir)} has no finished phase yet`, { hint: 'wait for its first phase, or pass a phase folder' });
-    return resolveCheckpointDir(join(root, done[done.length - 1].dir), choice === 'default' ? 'best' : choice);
-  }
-  const best = choice !== 'latest' ? bestCheckpoint(root) : undefined;
-  if (best) return best;
-  if (choice === 'best') throw new OfaError('E_CHECKPOINT', `run folder ${JSON.stringify(dir)} has no best checkpoint (best.json)`, { hint: 'use --checkpoint-choice latest, or a run with per-epoch validation' });
-  const latest = latestCheckpoint(root);
-  if (latest) return latest;
-  if (readPointer(join(root, MANIFEST_FILE))) return root;
-  throw new OfaError('E_CHECKPOINT', `${JSON.stringify(dir)} holds no checkpoint (no manifest.json, best.json or latest.json)`, {
-    hint: 'pass a checkpoint folder (manifest.json + weights.safetensors), a training run folder, or an `ofa train eps` folder',
-  });
 }
 
 /** The shapes of a supernet's variables, to check a checkpoint against. */
@@ -157,16 +106,7 @@ export async function openSupernet(dir: string, options: OpenSupernetOptions = {
   const net = new Supernet({ preset: manifest.preset, variant: manifest.variant, seed: manifest.seed });
   assignVariables(net.parameters, weights.parameters);
   assignVariables(net.buffers, weights.buffers);
-  const facts: SupernetFacts = {
-    dir: checkpoint.dir,
-    preset: manifest.preset,
-    variant: manifest.variant,
-    phase: manifest.phase,
-    epoch: manifest.epoch,
-    step: manifest.step,
-    seed: manifest.seed,
-    checksum: `sha256:${manifest.files[WEIGHTS_FILE].sha256}`,
-  };
+  const facts: SupernetFacts = factsOf(checkpoint.dir, manifest);
   const check = (config: SubnetConfig): SubnetConfig => {
     const valid = validateConfig(config);
     if (valid.preset !== facts.preset || valid.variant !== facts.variant) {

@@ -3,7 +3,7 @@
 // hook records every module of a fresh process: test/profile/module-log/).
 import test from 'ava';
 import { execFile, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -92,6 +92,19 @@ test.serial('bad input exits 2 naming the fault: a budget below the smallest lat
   t.is(noCalibration.status, 2);
   t.regex(noCalibration.stderr, /E_CALIBRATION_MISSING.*device nocal has no calibration for micro\/ee-d/);
   t.true(noCalibration.stderr.includes('calibration-micro-ee-d.json'));
+  // Checkpoint folders as `ofa search --checkpoint` reads them: the manifest only (its weights' sha256).
+  const fakeCheckpoint = (name: string, sha256: string) => {
+    const folder = join(dir, 'runs', name, 'checkpoint');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'weights.safetensors'), 'not read');
+    const manifest = { format: 'ofav2/checkpoint', formatVersion: 1, preset: 'micro', variant: 'ee-d', phase: 'full', epoch: 1, step: 1, seed: 0, dataState: null, optimizer: { name: 'none', hyperparameters: {}, state: {} }, metrics: {}, files: { 'weights.safetensors': { sha256, bytes: 8 } } };
+    writeFileSync(join(folder, 'manifest.json'), JSON.stringify(manifest));
+  };
+  fakeCheckpoint('micro', 'abc');
+  fakeCheckpoint('other', 'def');
+  const missing = ofa([...base, '--devices', 'synth', '--checkpoint', join(dir, 'runs/none')], dir);
+  t.is(missing.status, 2);
+  t.regex(missing.stderr, /E_CHECKPOINT.*does not exist/);
   const otherSupernet = ofa([...base, '--devices', 'synth', '--checkpoint', join(dir, 'runs/other')], dir);
   t.is(otherSupernet.status, 2);
   t.regex(otherSupernet.stderr, /E_ACCURACY_PREDICTOR_SPACE.*not on --checkpoint/);

@@ -162,6 +162,9 @@ test('bad inputs: a predictor of another space or supernet, a foreign or damaged
   // The recorded checkpoint, and a run folder holding it, are fine.
   t.notThrows(() => checkPredictorCheckpoint(predictor, predictorFile, predictor.supernet.dir));
   t.notThrows(() => checkPredictorCheckpoint(predictor, predictorFile, join(predictor.supernet.dir, '..')));
+  // With the checkpoint's checksum (what `ofa search --checkpoint` reads from the manifest), the weights decide.
+  t.notThrows(() => checkPredictorCheckpoint(predictor, predictorFile, join(dir, 'elsewhere'), predictor.supernet.checksum));
+  t.throws(() => checkPredictorCheckpoint(predictor, predictorFile, predictor.supernet.dir, 'sha256:0000'), { message: /not on --checkpoint .*sha256:0000/ });
   // Another file format, and a predictor whose encoding does not fit its space.
   const foreign = join(dir, 'foreign.json');
   writeFileSync(foreign, JSON.stringify({ format: 'ofav2/lut', formatVersion: 1 }));

@@ -179,6 +179,11 @@ export function saveCheckpoint(dir: string, checkpoint: { manifest: CheckpointMa
   return manifest;
 }
 
+/** A checkpoint folder's manifest, checked for format and version (its files are not read). */
+export function readCheckpointManifest(dir: string): CheckpointManifest {
+  return readManifest(dir);
+}
+
 function readManifest(dir: string): CheckpointManifest {
   const path = join(dir, MANIFEST_FILE);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
