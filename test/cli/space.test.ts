@@ -108,3 +108,16 @@ test('bad flags and commands: exit 2 with a clear message, --help everywhere', (
   }
   t.regex(ofa(['--help']).stdout, /Commands:/);
 });
+
+test('a reader that closes the pipe early (`ofa ... | head`) ends the command quietly with exit 0', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [OFA, 'space', 'sample', '--subnets', '5000', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  // Read the first chunk, then close our end, as `head -c` does.
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  child.stdout.destroy();
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  t.is(code, 0, stderr);
+  t.notRegex(stderr, /EPIPE|Unhandled/);
+});
