@@ -138,6 +138,10 @@ export const ERROR_CODES = {
   E_ACCURACY_PREDICTOR_SPACE: badInput('an accuracy predictor fitted for another preset, variant or supernet than the search is for'),
   E_SEARCH_OPTIONS: badInput('search options out of range: population, generations, budgets, devices, fit settings'),
   E_SEARCH_BUDGET: badInput("a latency budget below the smallest predicted latency any subnet reaches on the device"),
+
+  // Deploy (deploy/): bundles per device and budget.
+  E_DEPLOY_OPTIONS: badInput('deploy options out of range: budgets, tries, image counts, an empty candidate list'),
+  E_DEPLOY_VERIFY: failure("an exported model whose outputs in onnxruntime differ from the supernet's own forward by more than the tolerance"),
 } as const satisfies Record<string, ErrorCodeEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

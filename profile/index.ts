@@ -21,6 +21,8 @@ export type { RuntimeInfo } from './runtimes/index.ts';
 export type { HostFacts } from './host.ts';
 export type { SampleStats } from './stats.ts';
 export { readOnnxFile, type OnnxSummary } from './model.ts';
+export { openInference, type InferenceSession } from './infer.ts';
+export { hostFacts } from './host.ts';
 export { artifactTag } from './artifacts.ts';
 // Interleaved rounds driven by the caller (the CI gate decides as it measures), and the speed reference
 // that puts figures measured at different times on one scale.

@@ -14,6 +14,8 @@ export {
 } from './open.ts';
 export { loadDataset, PRESET_DATASETS, type DatasetLoadOptions, type DatasetSplits, type DatasetSpec, type ImageSet } from './data/index.ts';
 export type { BackendPreference } from './backend/index.ts';
+// A set's images at a resolution as the evaluation feeds them (NHWC float32): what a deploy scores its ONNX file on.
+export { imagesAt } from './loop/evaluate.ts';
 export { train, type TrainOptions, type TrainResult, type EvalResult } from './loop/index.ts';
 export { trainEps, type EpsOptions, type EpsResult, type EpsTeacher } from './eps/schedule.ts';
 export { packSupernet, PACKED_CHECKPOINT } from './pack.ts';

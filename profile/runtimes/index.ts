@@ -21,4 +21,4 @@ export function getRuntime(name: string): Runtime {
   return runtime;
 }
 
-export type { Runtime, RuntimeSession, RuntimeInfo, ValueInfo, InputElementType, InputSpec, InputPlan, TimingRequest, Timing } from './types.ts';
+export type { Runtime, RuntimeSession, RuntimeInfo, ValueInfo, InputElementType, InputSpec, InputPlan, TimingRequest, Timing, InferInput, InferOutput } from './types.ts';

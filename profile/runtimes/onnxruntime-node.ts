@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { OfaError } from '../../lib/errors.ts';
 import type { DeviceProfile } from '../device.ts';
-import { timeOrtSession, wrapOrtSession, type OrtSession } from './ort.ts';
+import { timeOrtSession, inferOrtSession, wrapOrtSession, type OrtSession } from './ort.ts';
 import type { Runtime, RuntimeInfo } from './types.ts';
 
 const require = createRequire(import.meta.url);
@@ -142,4 +142,5 @@ export const onnxruntimeNode: Runtime<OrtSession> = {
   },
 
   time: timeOrtSession,
+  infer: inferOrtSession,
 };

@@ -3,7 +3,7 @@
 import v8 from 'node:v8';
 import { OfaError } from '../../lib/errors.ts';
 import type { DeviceProfile } from '../device.ts';
-import { timeOrtSession, wrapOrtSession, type OrtSession } from './ort.ts';
+import { timeOrtSession, inferOrtSession, wrapOrtSession, type OrtSession } from './ort.ts';
 import type { Runtime, RuntimeInfo } from './types.ts';
 
 type OrtWeb = typeof import('onnxruntime-web');
@@ -104,4 +104,5 @@ export const onnxruntimeWeb: Runtime<OrtSession> = {
   },
 
   time: timeOrtSession,
+  infer: inferOrtSession,
 };

@@ -2,7 +2,7 @@
 // same InferenceSession API) and the timing loop, which runs in this process, around session.run, with
 // process.hrtime.bigint().
 import { inputData } from '../inputs.ts';
-import type { InputPlan, RuntimeSession, Timing, TimingRequest, ValueInfo } from './types.ts';
+import type { InferInput, InferOutput, InputPlan, RuntimeSession, Timing, TimingRequest, ValueInfo } from './types.ts';
 
 /** An onnxruntime session in this process: it can be fed tensors and run. */
 export interface OrtSession extends RuntimeSession {
@@ -10,6 +10,8 @@ export interface OrtSession extends RuntimeSession {
   tensor(type: string, data: ArrayBufferView, dims: number[]): unknown;
   /** One inference; resolves when the outputs are ready. */
   run(feeds: Record<string, unknown>): Promise<void>;
+  /** One inference that hands back every output's data and dims (verification, accuracy). */
+  runForOutputs(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown; dims: readonly number[] }>>;
 }
 
 /** The parts of an onnxruntime (node or web) session and Tensor class that an OrtSession wraps. */
@@ -33,6 +35,9 @@ export function wrapOrtSession(session: OrtSessionLike, Tensor: OrtTensorClass):
     tensor: (type, data, dims) => new Tensor(type as never, data as never, dims),
     async run(feeds) {
       await session.run(feeds as never);
+    },
+    async runForOutputs(feeds) {
+      return (await session.run(feeds as never)) as Record<string, { data: unknown; dims: readonly number[] }>;
     },
     async dispose() {
       await session.release();
@@ -81,4 +86,14 @@ export async function timeOrtSession(session: OrtSession, plan: InputPlan, reque
     elapsed = end - begin;
   }
   return { ...(firstRunMs === undefined ? {} : { firstRunMs }), samplesMs: samples, samplingMs: nowMs() - samplingStart };
+}
+
+/** One inference on float32 inputs, every output as a Float32Array (Runtime.infer of both onnxruntimes). */
+export async function inferOrtSession(session: OrtSession, inputs: readonly InferInput[]): Promise<Record<string, InferOutput>> {
+  const feeds: Record<string, unknown> = {};
+  for (const input of inputs) feeds[input.name] = session.tensor('float32', input.data, [...input.dims]);
+  const results = await session.runForOutputs(feeds);
+  const outputs: Record<string, InferOutput> = {};
+  for (const [name, value] of Object.entries(results)) outputs[name] = { data: Float32Array.from(value.data as ArrayLike<number>), dims: [...value.dims] };
+  return outputs;
 }

@@ -62,6 +62,17 @@ export interface RuntimeSession {
   dispose(): Promise<void>;
 }
 
+/** A float32 input fed to Runtime.infer, and an output it hands back. */
+export interface InferInput {
+  name: string;
+  data: Float32Array;
+  dims: readonly number[];
+}
+export interface InferOutput {
+  data: Float32Array;
+  dims: number[];
+}
+
 export interface RuntimeInfo {
   name: string;
   /** Package name and version, e.g. onnxruntime-node 1.30.0. */
@@ -87,4 +98,6 @@ export interface Runtime<S extends RuntimeSession = RuntimeSession> {
   createSession(model: Uint8Array, device: DeviceProfile): Promise<S>;
   /** Runs a timing request where the model runs (see TimingRequest). */
   time(session: S, inputs: InputPlan, request: TimingRequest): Promise<Timing>;
+  /** Runs the model once on given inputs and hands back its outputs (absent: the runtime cannot, e.g. a browser). */
+  infer?(session: S, inputs: readonly InferInput[]): Promise<Record<string, InferOutput>>;
 }

@@ -1,0 +1,363 @@
+// One deploy bundle (issue 14 item 1): for one device and one latency budget, the chosen subnet exported
+// with BN recalibrated for it (ofav2.md s3: a deployed model must be the model whose accuracy is reported),
+// verified in onnxruntime on the device's runtime and EP against the supernet's own static forward,
+// measured with the profiler's protocol, scored on the test split by onnxruntime itself, and written as
+// DIR/<device>/<budget>/model.onnx + manifest.json, both atomically.
+//
+// When the measured latency is over budget (the predictor erred), the next front point below the tried
+// one is taken, in a loop bounded by `maxTries`; every try is recorded. A rerun with the same inputs
+// whose model file still has the recorded sha256 is skipped.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic, writeJsonAtomic } from '../lib/atomic.ts';
+import { OfaError } from '../lib/errors.ts';
+import { configId, type SubnetConfig } from '../space/index.ts';
+import type { StaticSubnet } from '../subnet/index.ts';
+import type { DatasetSpec, ImageSet, OpenedSupernet } from '../train/index.ts';
+import { decodeModelFile, encodeModel, exportSubnet, summarizeModel } from '../export/index.ts';
+import { deviceKnobs, measureModel, openInference, type DeviceProfile, type HostFacts, type Measurement, type RuntimeInfo } from '../profile/index.ts';
+
+export const BUNDLE_FORMAT = { format: 'ofav2/deploy-bundle', formatVersion: 1 } as const;
+
+/** A point of a device's front: what the search predicted for one subnet. */
+export interface DeployCandidate {
+  config: SubnetConfig;
+  predictedLatencyMs: number;
+  predictedTop1: number;
+}
+
+/** The data a bundle is made with: training images for BN recalibration, the test split to verify and score on. */
+export interface DeployData {
+  calibration: ImageSet;
+  test: ImageSet;
+  spec: DatasetSpec;
+}
+
+export interface BundleOptions {
+  /** The opened supernet; its checksum (`sha256:...` of its weights file) is recorded and part of the inputs. */
+  supernet: OpenedSupernet;
+  device: DeviceProfile;
+  budgetMs: number;
+  /** The search's pick for the budget. */
+  pick: DeployCandidate;
+  /** The device's front (any order): the retry takes the next point below the tried one from it. */
+  front: readonly DeployCandidate[];
+  data: DeployData;
+  /** The root folder; the bundle is DIR/<device>/<budget>/. */
+  outDir: string;
+  /** Tries before giving up on the budget (default 4). */
+  maxTries?: number;
+  /** Training images for BN recalibration (default 2000, ofav2.md s3). */
+  recalibrationImages?: number;
+  /** Test images the ONNX outputs are compared on with the static forward (default 64). */
+  verifyImages?: number;
+  /** Largest allowed absolute difference of logits (default 1e-4). */
+  tolerance?: number;
+  /** Test images scored (default: the whole test split). */
+  testImages?: number;
+  /** Images per onnxruntime run when scoring (default 250). */
+  scoreBatch?: number;
+  /** The profiler's protocol (defaults: profile/measure.ts). */
+  protocol?: { warmupRuns?: number; minSamples?: number; minTimeMs?: number };
+  seed?: number;
+  /** Progress lines (stderr in the CLI). */
+  log?: (line: string) => void;
+}
+
+export interface LatencyFigures {
+  medianMs: number;
+  p90Ms: number;
+  fastestMs: number;
+}
+
+export interface BundleTry {
+  id: string;
+  config: SubnetConfig;
+  predictedLatencyMs: number;
+  predictedTop1: number;
+  measured: LatencyFigures;
+  verifyMaxAbsDiff: number;
+  withinBudget: boolean;
+}
+
+export interface BundleManifest {
+  format: typeof BUNDLE_FORMAT.format;
+  formatVersion: typeof BUNDLE_FORMAT.formatVersion;
+  device: string;
+  budgetMs: number;
+  id: string;
+  config: SubnetConfig;
+  predicted: { latencyMs: number; top1: number };
+  measured: LatencyFigures & { protocol: Measurement['protocol']; samples: number };
+  trueTop1: number;
+  testImages: number;
+  macs: number;
+  params: number;
+  model: { file: 'model.onnx'; sha256: string; bytes: number };
+  verify: { images: number; maxAbsDiff: number; tolerance: number; runtime: string; executionProvider: string };
+  supernetChecksum: string;
+  deviceProfile: DeviceProfile;
+  runtime: RuntimeInfo;
+  host: HostFacts;
+  toolVersion: string;
+  tries: BundleTry[];
+  /** Everything the bundle was made from, hashed: a rerun with the same hash skips the bundle. */
+  inputs: Record<string, unknown>;
+  inputsHash: string;
+  createdAt: string;
+}
+
+export type BundleResult =
+  | { status: 'deployed' | 'skipped'; dir: string; manifest: BundleManifest }
+  | { status: 'over-budget'; dir: string; tries: BundleTry[] };
+
+export const BUNDLE_DEFAULTS = { maxTries: 4, recalibrationImages: 2000, verifyImages: 64, tolerance: 1e-4, scoreBatch: 250, seed: 1 } as const;
+
+export function sha256Hex(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The tool's version: package.json's. */
+export function toolVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name?: string; version?: string };
+  return `${pkg.name ?? 'ofav2'} ${pkg.version ?? '0.0.0'}`;
+}
+
+/** A budget's folder name: its milliseconds as written (`0.25ms`). */
+export function budgetDirName(budgetMs: number): string {
+  return `${budgetMs}ms`;
+}
+
+export function bundleDir(outDir: string, device: string, budgetMs: number): string {
+  return join(outDir, device, budgetDirName(budgetMs));
+}
+
+/** The next front point below `latencyMs` (the largest predicted latency strictly under it), if any. */
+export function nextBelow(front: readonly DeployCandidate[], latencyMs: number, tried: ReadonlySet<string>): DeployCandidate | undefined {
+  let best: DeployCandidate | undefined;
+  for (const point of front) {
+    if (point.predictedLatencyMs >= latencyMs || tried.has(configId(point.config))) continue;
+    if (!best || point.predictedLatencyMs > best.predictedLatencyMs) best = point;
+  }
+  return best;
+}
+
+function imageSetHash(set: ImageSet): string {
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify([set.count, set.height, set.width, set.channels]));
+  hash.update(set.pixels);
+  hash.update(set.labels);
+  return hash.digest('hex');
+}
+
+/** NHWC float32 images (as the trainer feeds them) to ONNX's NCHW. */
+export function nhwcToNchw(images: Float32Array, count: number, resolution: number, channels: number): Float32Array {
+  const out = new Float32Array(images.length);
+  const plane = resolution * resolution;
+  for (let n = 0; n < count; n++) {
+    const base = n * plane * channels;
+    for (let p = 0; p < plane; p++) for (let c = 0; c < channels; c++) out[base + c * plane + p] = images[base + p * channels + c];
+  }
+  return out;
+}
+
+function argmaxRows(logits: Float32Array, rows: number): Int32Array {
+  const classes = logits.length / rows;
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let k = 1; k < classes; k++) if (logits[r * classes + k] > logits[r * classes + best]) best = k;
+    out[r] = best;
+  }
+  return out;
+}
+
+function checkOptions(options: BundleOptions): Required<Pick<BundleOptions, 'maxTries' | 'recalibrationImages' | 'verifyImages' | 'tolerance' | 'scoreBatch' | 'seed'>> {
+  const resolved = {
+    maxTries: options.maxTries ?? BUNDLE_DEFAULTS.maxTries,
+    recalibrationImages: options.recalibrationImages ?? BUNDLE_DEFAULTS.recalibrationImages,
+    verifyImages: options.verifyImages ?? BUNDLE_DEFAULTS.verifyImages,
+    tolerance: options.tolerance ?? BUNDLE_DEFAULTS.tolerance,
+    scoreBatch: options.scoreBatch ?? BUNDLE_DEFAULTS.scoreBatch,
+    seed: options.seed ?? BUNDLE_DEFAULTS.seed,
+  };
+  for (const key of ['maxTries', 'recalibrationImages', 'verifyImages', 'scoreBatch'] as const) {
+    if (!Number.isInteger(resolved[key]) || resolved[key] < 1) throw new OfaError('E_DEPLOY_OPTIONS', `deploy ${key} ${resolved[key]} is not valid; allowed: an integer >= 1`);
+  }
+  if (!(options.budgetMs > 0) || !Number.isFinite(options.budgetMs)) throw new OfaError('E_DEPLOY_OPTIONS', `latency budget ${options.budgetMs} ms is not valid; allowed: a positive number of milliseconds`);
+  if (!(resolved.tolerance > 0)) throw new OfaError('E_DEPLOY_OPTIONS', `verification tolerance ${resolved.tolerance} is not valid; allowed: a positive number`);
+  if (options.testImages !== undefined && (!Number.isInteger(options.testImages) || options.testImages < 1)) {
+    throw new OfaError('E_DEPLOY_OPTIONS', `test images ${options.testImages} is not valid; allowed: an integer >= 1`);
+  }
+  return resolved;
+}
+
+/** The inputs a bundle is made from (a rerun with equal inputs and an intact model file is skipped). */
+function bundleInputs(options: BundleOptions, resolved: ReturnType<typeof checkOptions>): Record<string, unknown> {
+  return {
+    supernetChecksum: options.supernet.facts.checksum,
+    device: deviceKnobs(options.device),
+    budgetMs: options.budgetMs,
+    pick: { id: configId(options.pick.config), predictedLatencyMs: options.pick.predictedLatencyMs, predictedTop1: options.pick.predictedTop1 },
+    front: options.front.map((p) => [configId(p.config), p.predictedLatencyMs, p.predictedTop1]),
+    data: { spec: options.data.spec.name, calibration: imageSetHash(options.data.calibration), test: imageSetHash(options.data.test) },
+    testImages: options.testImages ?? options.data.test.count,
+    protocol: options.protocol ?? {},
+    ...resolved,
+    toolVersion: toolVersion(),
+  };
+}
+
+/** The manifest of an existing bundle when it was made from the same inputs and its model verifies; else undefined. */
+export function existingBundle(dir: string, inputsHash: string): BundleManifest | undefined {
+  const manifestPath = join(dir, 'manifest.json');
+  const modelPath = join(dir, 'model.onnx');
+  if (!existsSync(manifestPath) || !existsSync(modelPath)) return undefined;
+  let manifest: BundleManifest;
+  try {
+    manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as BundleManifest;
+  } catch {
+    return undefined;
+  }
+  if (manifest.format !== BUNDLE_FORMAT.format || manifest.formatVersion !== BUNDLE_FORMAT.formatVersion || manifest.inputsHash !== inputsHash) return undefined;
+  return sha256Hex(readFileSync(modelPath)) === manifest.model?.sha256 ? manifest : undefined;
+}
+
+interface Prepared {
+  static: StaticSubnet;
+  bytes: Uint8Array;
+}
+
+/** Exports the subnet with BN recalibrated for it. */
+function prepare(options: BundleOptions, config: SubnetConfig, resolved: ReturnType<typeof checkOptions>): Prepared {
+  const subnet = options.supernet.subnet(config, {
+    recalibrate: { images: options.data.calibration, spec: options.data.spec, count: resolved.recalibrationImages, seed: resolved.seed },
+  });
+  return { static: subnet, bytes: encodeModel(exportSubnet(subnet, { source: options.supernet.facts.checksum })) };
+}
+
+/** Max abs difference between onnxruntime on the device and the static forward on real test images. */
+async function verify(options: BundleOptions, prepared: Prepared, config: SubnetConfig, count: number, seed: number): Promise<number> {
+  const { imagesAt } = await import('../train/index.ts');
+  const { staticForward } = await import('../subnet/index.ts');
+  const tf = await import('@tensorflow/tfjs-core');
+  const r = config.resolution;
+  const channels = options.data.spec.channels;
+  const take = Math.min(count, options.data.test.count);
+  const { images } = imagesAt(options.data.test, options.data.spec, r, { limit: take, seed });
+  const expected = tf.tidy(() => staticForward(prepared.static, tf.tensor4d(images, [take, r, r, channels])).dataSync() as Float32Array);
+  const session = await openInference(prepared.bytes, options.device);
+  try {
+    const outputs = await session.run([{ name: session.inputs[0].name, data: nhwcToNchw(images, take, r, channels), dims: [take, channels, r, r] }]);
+    const got = outputs[session.outputs[0].name].data;
+    if (got.length !== expected.length) return Number.POSITIVE_INFINITY;
+    let worst = 0;
+    for (let i = 0; i < got.length; i++) {
+      const d = Math.abs(got[i] - expected[i]);
+      if (!(d <= worst)) worst = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d;
+    }
+    return worst;
+  } finally {
+    await session.dispose();
+  }
+}
+
+/**
+ * Top-1 of an ONNX model run by onnxruntime on `device`, over the first `limit` images of `set` (all by
+ * default) as the evaluation feeds them at `resolution`, in batches of `batch` images.
+ */
+export async function scoreModel(model: Uint8Array, device: DeviceProfile, set: ImageSet, spec: DatasetSpec, resolution: number, options: { limit?: number; batch?: number; seed?: number } = {}): Promise<{ top1: number; images: number }> {
+  const { imagesAt } = await import('../train/index.ts');
+  const { images, labels } = imagesAt(set, spec, resolution, { limit: options.limit, seed: options.seed });
+  const pixels = resolution * resolution * spec.channels;
+  const batch = options.batch ?? BUNDLE_DEFAULTS.scoreBatch;
+  const session = await openInference(model, device);
+  let correct = 0;
+  try {
+    for (let start = 0; start < labels.length; start += batch) {
+      const take = Math.min(batch, labels.length - start);
+      const slice = images.subarray(start * pixels, (start + take) * pixels);
+      const outputs = await session.run([{ name: session.inputs[0].name, data: nhwcToNchw(slice, take, resolution, spec.channels), dims: [take, spec.channels, resolution, resolution] }]);
+      const predicted = argmaxRows(outputs[session.outputs[0].name].data, take);
+      for (let i = 0; i < take; i++) if (predicted[i] === labels[start + i]) correct++;
+    }
+  } finally {
+    await session.dispose();
+  }
+  return { top1: labels.length > 0 ? correct / labels.length : 0, images: labels.length };
+}
+
+/** Makes (or finds, already made) the bundle of one device and budget. */
+export async function deployBundle(options: BundleOptions): Promise<BundleResult> {
+  const resolved = checkOptions(options);
+  const log = options.log ?? (() => {});
+  const dir = bundleDir(options.outDir, options.device.name, options.budgetMs);
+  const inputs = bundleInputs(options, resolved);
+  const inputsHash = sha256Hex(JSON.stringify(inputs));
+  const existing = existingBundle(dir, inputsHash);
+  if (existing) {
+    log(`${options.device.name} ${options.budgetMs} ms: already deployed (${existing.id}, model sha256 verified), skipped`);
+    return { status: 'skipped', dir, manifest: existing };
+  }
+  const tries: BundleTry[] = [];
+  const tried = new Set<string>();
+  let candidate: DeployCandidate | undefined = options.pick;
+  while (candidate && tries.length < resolved.maxTries) {
+    const config = options.supernet.check(candidate.config);
+    const id = configId(config);
+    tried.add(id);
+    log(`${options.device.name} ${options.budgetMs} ms: try ${tries.length + 1}, ${id} (predicted ${candidate.predictedLatencyMs.toFixed(4)} ms): export, verify, measure`);
+    const prepared = prepare(options, config, resolved);
+    const maxAbsDiff = await verify(options, prepared, config, resolved.verifyImages, resolved.seed);
+    if (!(maxAbsDiff <= resolved.tolerance)) {
+      throw new OfaError('E_DEPLOY_VERIFY', `device ${options.device.name}: subnet ${id} in ${options.device.runtime}/${options.device.executionProvider} differs from the supernet's forward by ${maxAbsDiff} (max abs, logits), over the tolerance ${resolved.tolerance}`, {
+        hint: 'the exporter or the runtime disagrees with the trainer: report it with the subnet config',
+      });
+    }
+    const measurement = await measureModel(prepared.bytes, options.device, { ...options.protocol, seed: resolved.seed });
+    const measured = { medianMs: measurement.stats.medianMs, p90Ms: measurement.stats.p90Ms, fastestMs: measurement.stats.minMs };
+    const withinBudget = measured.medianMs <= options.budgetMs;
+    tries.push({ id, config, predictedLatencyMs: candidate.predictedLatencyMs, predictedTop1: candidate.predictedTop1, measured, verifyMaxAbsDiff: maxAbsDiff, withinBudget });
+    if (!withinBudget) {
+      log(`${options.device.name} ${options.budgetMs} ms: ${id} measured ${measured.medianMs.toFixed(4)} ms (median), over budget: the predictor erred, taking the next front point below it`);
+      candidate = nextBelow(options.front, candidate.predictedLatencyMs, tried);
+      continue;
+    }
+    const score = await scoreModel(prepared.bytes, options.device, options.data.test, options.data.spec, config.resolution, { limit: options.testImages, batch: resolved.scoreBatch, seed: resolved.seed });
+    const summary = summarizeModel(decodeModelFile(prepared.bytes));
+    const manifest: BundleManifest = {
+      ...BUNDLE_FORMAT,
+      device: options.device.name,
+      budgetMs: options.budgetMs,
+      id,
+      config,
+      predicted: { latencyMs: candidate.predictedLatencyMs, top1: candidate.predictedTop1 },
+      measured: { ...measured, protocol: measurement.protocol, samples: measurement.stats.count },
+      trueTop1: score.top1,
+      testImages: score.images,
+      macs: summary.macs,
+      params: summary.params,
+      model: { file: 'model.onnx', sha256: sha256Hex(prepared.bytes), bytes: prepared.bytes.length },
+      verify: { images: Math.min(resolved.verifyImages, options.data.test.count), maxAbsDiff, tolerance: resolved.tolerance, runtime: options.device.runtime, executionProvider: options.device.executionProvider },
+      supernetChecksum: options.supernet.facts.checksum,
+      deviceProfile: options.device,
+      runtime: measurement.runtime,
+      host: measurement.host,
+      toolVersion: toolVersion(),
+      tries,
+      inputs,
+      inputsHash,
+      createdAt: new Date().toISOString(),
+    };
+    // The model first, then the manifest: a kill between them leaves a model without a manifest, which a
+    // rerun does not take for a bundle.
+    mkdirSync(dir, { recursive: true });
+    writeFileAtomic(join(dir, 'model.onnx'), prepared.bytes);
+    writeJsonAtomic(join(dir, 'manifest.json'), manifest);
+    log(`${options.device.name} ${options.budgetMs} ms: deployed ${id}: measured ${measured.medianMs.toFixed(4)} ms, true top-1 ${(100 * score.top1).toFixed(2)}%`);
+    return { status: 'deployed', dir, manifest };
+  }
+  log(`${options.device.name} ${options.budgetMs} ms: nothing met the budget in ${tries.length} tries`);
+  return { status: 'over-budget', dir, tries };
+}
