@@ -6,57 +6,31 @@
 // on inputs normalised here by hand.
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
 import * as ort from 'onnxruntime-node';
-import { deployBundle, nextBelow, BUNDLE_FORMAT, type BundleManifest, type DeployCandidate, type DeployData } from '../../deploy/index.ts';
+import { deployBundle, nextBelow, BUNDLE_FORMAT, type BundleManifest, type DeployCandidate } from '../../deploy/index.ts';
 import { encodeModel, exportSubnet } from '../../export/index.ts';
 import { createRng } from '../../lib/rng.ts';
 import { loadDevice, measureModel, type DeviceProfile } from '../../profile/index.ts';
 import { configId, sampleMax, sampleMin, sampleRandom, type SubnetConfig } from '../../space/index.ts';
-import { joinTensors, saveCheckpoint, type TensorMap } from '../../train/checkpoint/index.ts';
-import { openSupernet, type OpenedSupernet } from '../../train/index.ts';
-import { Supernet } from '../../train/supernet/index.ts';
+import type { OpenedSupernet } from '../../train/index.ts';
 import { countGraph } from '../export/graph-counter.ts';
-import { makeSet, SPEC } from '../train/fixtures/quadrants.ts';
-import { perturb } from '../train/fixtures/supernet.ts';
+import { SPEC } from '../train/fixtures/quadrants.ts';
+import { FAST, SPACE, deployData, devicesDir, microSupernet, removeTempDirs, tempDir } from './fixtures.ts';
 
-const SPACE = { preset: 'micro', variant: 'ee-d' } as const;
-const FAST = { warmupRuns: 2, minSamples: 8, minTimeMs: 0 } as const;
 const RESOLUTION = 12;
-
-const dirs: string[] = [];
-const temp = (prefix: string) => {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-};
+const temp = tempDir;
 
 let supernet: OpenedSupernet;
 let devices: DeviceProfile[];
 let front: DeployCandidate[];
-const data: DeployData = { calibration: makeSet(256, 11), test: makeSet(96, 12), spec: SPEC };
+const data = deployData();
 
 test.before(async () => {
-  await tf.setBackend('cpu');
-  const net = new Supernet({ ...SPACE, seed: 5 });
-  perturb(net, 6);
-  const toMap = (vars: Map<string, tf.Variable>): TensorMap => new Map([...vars].map(([name, v]) => [name, { shape: [...v.shape], data: v.dataSync() as Float32Array }]));
-  const ckpt = join(temp('ofa-deploy-ckpt-'), 'ckpt');
-  saveCheckpoint(ckpt, {
-    manifest: { ...SPACE, phase: 'full', epoch: 1, step: 1, seed: 5, dataState: null, optimizer: { name: 'sgd', hyperparameters: {}, state: {} }, metrics: {} },
-    tensors: joinTensors({ parameters: toMap(net.parameters), buffers: toMap(net.buffers) }),
-  });
-  net.dispose();
-  supernet = await openSupernet(ckpt, { backend: 'cpu' });
-  const devicesDir = temp('ofa-deploy-devices-');
-  const session = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', allowSpinning: false };
-  writeFileSync(join(devicesDir, 'cpu-1t.json'), JSON.stringify({ name: 'cpu-1t', description: 'test: onnxruntime-node cpu, 1 thread', runtime: 'onnxruntime-node', executionProvider: 'cpu', session, batchSize: 1, latencyBudgetsMs: [1000] }));
-  writeFileSync(join(devicesDir, 'wasm-node.json'), JSON.stringify({ name: 'wasm-node', description: 'test: onnxruntime-web wasm in Node', runtime: 'onnxruntime-web', executionProvider: 'wasm', session, batchSize: 1, latencyBudgetsMs: [1000] }));
-  devices = ['cpu-1t', 'wasm-node'].map((name) => loadDevice(name, { devicesDir }));
+  supernet = await microSupernet();
+  const dir = devicesDir(['cpu-1t', 'wasm-node'], { bare: ['cpu-1t', 'wasm-node'] });
+  devices = ['cpu-1t', 'wasm-node'].map((name) => loadDevice(name, { devicesDir: dir }));
   // A small synthetic front at the resolution the test can normalise by hand: predicted latency grows
   // with the index, predicted top-1 too.
   const rng = createRng(7);
@@ -66,7 +40,7 @@ test.before(async () => {
 
 test.after.always(async () => {
   await supernet?.close();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  removeTempDirs();
 });
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');

@@ -1,0 +1,179 @@
+// `ofa deploy` over devices (issue 14): per device, the search's front and picks (search/index.ts), then
+// per budget a bundle (deploy/bundle.ts), and DIR/deploy.json over all of them. Devices are checked
+// before anything is searched: an unknown device, or a named one that cannot start here or has no
+// latency table, is an error; with `all`, such a device is skipped with its reason.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { writeJsonAtomic } from '../lib/atomic.ts';
+import { OfaError, isOfaError } from '../lib/errors.ts';
+import type { SpaceRef } from '../space/index.ts';
+import type { OpenedSupernet } from '../train/index.ts';
+import { checkDevice, listDeviceNames, loadDevice, type DeviceProfile, type HostFacts } from '../profile/index.ts';
+import { loadSearchDevice, prepareDevice, searchPrepared, type AccuracyModel, type Nsga2Settings, type PreparedDevice, type DeviceSearchResult } from '../search/index.ts';
+import { recordBaseline } from './gate/gate.ts';
+import type { GateBaselineRecord } from './gate/result.ts';
+import { DEPLOY_FORMAT } from './gate/baseline.ts';
+import { BUNDLE_DEFAULTS, deployBundle, toolVersion, type BundleOptions, type BundleTry, type DeployData, type LatencyFigures } from './bundle.ts';
+
+export interface DeployOptions {
+  supernet: OpenedSupernet;
+  /** The accuracy predictor the search ranks subnets with (search/index.ts accuracyPredictorOf). */
+  accuracy: AccuracyModel;
+  /** Device names, or 'all': every device of the folder that can start here (the others skipped, with the reason). */
+  devices: readonly string[] | 'all';
+  devicesDir?: string;
+  /** Budgets for every device (default: each device's latencyBudgetsMs). */
+  budgetsMs?: readonly number[];
+  data: DeployData;
+  outDir: string;
+  seed?: number;
+  nsga2?: Partial<Nsga2Settings>;
+  /** Bundle settings (tries, image counts, protocol): deploy/bundle.ts. */
+  bundle?: Pick<BundleOptions, 'maxTries' | 'recalibrationImages' | 'verifyImages' | 'tolerance' | 'testImages' | 'scoreBatch' | 'protocol'>;
+  /** Rounds of each deployed model's gate baseline record (deploy/gate recordBaseline); 0: none (default 60). */
+  gateRounds?: number;
+  log?: (line: string) => void;
+}
+
+export type DeploymentStatus = 'deployed' | 'skipped' | 'over-budget';
+
+/** One entry of deploy.json's `deployments`: `id` is `<device>/<budget>ms` (what `ofa gate --entry` picks). */
+export interface Deployment {
+  id: string;
+  device: string;
+  budgetMs: number;
+  status: DeploymentStatus;
+  /** The bundle folder, relative to the deploy folder. */
+  dir: string;
+  configId?: string;
+  model?: string;
+  sha256?: string;
+  predicted?: { latencyMs: number; top1: number };
+  measured?: LatencyFigures;
+  trueTop1?: number;
+  macs?: number;
+  params?: number;
+  tries: BundleTry[];
+  gate?: GateBaselineRecord;
+}
+
+export interface DeployResult {
+  format: typeof DEPLOY_FORMAT.format;
+  formatVersion: typeof DEPLOY_FORMAT.formatVersion;
+  supernet: { checksum: string; preset: string; variant: string };
+  toolVersion: string;
+  host?: HostFacts;
+  devices: { name: string; front: DeviceSearchResult['front']; smallest: DeviceSearchResult['smallest'] }[];
+  skippedDevices: { name: string; reason: string }[];
+  deployments: Deployment[];
+  /** Whether every named device and every budget was deployed (the CLI's exit code). */
+  complete: boolean;
+}
+
+/** Why a device cannot be deployed to here, or undefined when it can (runtime start, inference, table). */
+async function deviceProblem(device: DeviceProfile, space: SpaceRef, accuracy: AccuracyModel, options: DeployOptions): Promise<{ problem: OfaError } | { prepared: PreparedDevice }> {
+  try {
+    await checkDevice(device);
+    if (device.runtime === 'chromium') {
+      throw new OfaError('E_RUNTIME_UNIMPLEMENTED', `device ${device.name}: a deploy verifies and scores its model in this process; runtime chromium runs it in a browser page`, { hint: 'deploy to an onnxruntime-node or onnxruntime-web device' });
+    }
+    const searchDevice = loadSearchDevice(device.name, space, { devicesDir: options.devicesDir, budgetsMs: options.budgetsMs });
+    return { prepared: prepareDevice(space, accuracy, searchDevice) };
+  } catch (error) {
+    if (isOfaError(error)) return { problem: error };
+    throw error;
+  }
+}
+
+/** The gate records of an earlier deploy.json in the folder, by entry id and model sha256 (a rerun reuses them). */
+function earlierGateRecords(outDir: string): Map<string, GateBaselineRecord> {
+  const records = new Map<string, GateBaselineRecord>();
+  const file = join(outDir, 'deploy.json');
+  if (!existsSync(file)) return records;
+  try {
+    const json = JSON.parse(readFileSync(file, 'utf8')) as Partial<DeployResult>;
+    if (json.format !== DEPLOY_FORMAT.format || json.formatVersion !== DEPLOY_FORMAT.formatVersion || !Array.isArray(json.deployments)) return records;
+    for (const entry of json.deployments) if (entry.gate && entry.sha256) records.set(`${entry.id} ${entry.sha256}`, entry.gate);
+  } catch {
+    // An unreadable earlier deploy.json is replaced; its records are measured again.
+  }
+  return records;
+}
+
+export async function deployDevices(options: DeployOptions): Promise<DeployResult> {
+  const log = options.log ?? (() => {});
+  const { facts } = options.supernet;
+  const space: SpaceRef = { preset: facts.preset, variant: facts.variant };
+  const all = options.devices === 'all';
+  const names = all ? listDeviceNames({ devicesDir: options.devicesDir }) : [...options.devices];
+  if (names.length === 0) throw new OfaError('E_DEPLOY_OPTIONS', `no devices to deploy to${all ? ` (the devices folder ${JSON.stringify(options.devicesDir ?? 'devices')} has no device files)` : ''}`, { hint: 'name devices with --devices a,b or add device files' });
+  const gateRounds = options.gateRounds ?? 60;
+  // Every device first (an unknown name throws E_DEVICE_UNKNOWN here): nothing is measured before all are known good.
+  const ready: PreparedDevice[] = [];
+  const skippedDevices: DeployResult['skippedDevices'] = [];
+  for (const name of names) {
+    const device = loadDevice(name, { devicesDir: options.devicesDir });
+    const checked = await deviceProblem(device, space, options.accuracy, options);
+    if ('prepared' in checked) ready.push(checked.prepared);
+    else if (all) {
+      skippedDevices.push({ name, reason: `[${checked.problem.code}] ${checked.problem.message}` });
+      log(`${name}: skipped: ${checked.problem.message}`);
+    } else throw checked.problem;
+  }
+  const earlier = earlierGateRecords(options.outDir);
+  const deployments: Deployment[] = [];
+  const devices: DeployResult['devices'] = [];
+  let host: HostFacts | undefined;
+  for (const prepared of ready) {
+    const name = prepared.device.name;
+    const device = loadDevice(name, { devicesDir: options.devicesDir });
+    log(`${name}: searching ${prepared.device.budgetsMs.length} budget(s)`);
+    const search = searchPrepared(prepared, { seed: options.seed ?? 1, nsga2: options.nsga2 });
+    devices.push({ name, front: search.front, smallest: search.smallest });
+    for (const pick of search.picks) {
+      const result = await deployBundle({ ...options.bundle, supernet: options.supernet, device, budgetMs: pick.budgetMs, pick, front: search.front, data: options.data, outDir: options.outDir, seed: options.seed ?? BUNDLE_DEFAULTS.seed, log });
+      const dir = relative(options.outDir, result.dir);
+      if (result.status === 'over-budget') {
+        deployments.push({ id: `${name}/${pick.budgetMs}ms`, device: name, budgetMs: pick.budgetMs, status: 'over-budget', dir, tries: result.tries });
+        continue;
+      }
+      const { manifest } = result;
+      host ??= manifest.host;
+      const entry: Deployment = {
+        id: `${name}/${pick.budgetMs}ms`,
+        device: name,
+        budgetMs: pick.budgetMs,
+        status: result.status,
+        dir,
+        configId: manifest.id,
+        model: join(dir, manifest.model.file),
+        sha256: manifest.model.sha256,
+        predicted: manifest.predicted,
+        measured: { medianMs: manifest.measured.medianMs, p90Ms: manifest.measured.p90Ms, fastestMs: manifest.measured.fastestMs },
+        trueTop1: manifest.trueTop1,
+        macs: manifest.macs,
+        params: manifest.params,
+        tries: manifest.tries,
+      };
+      const kept = result.status === 'skipped' ? earlier.get(`${entry.id} ${entry.sha256}`) : undefined;
+      if (kept && kept.logRatios.length >= gateRounds) entry.gate = kept;
+      else if (gateRounds > 0) {
+        log(`${name} ${pick.budgetMs} ms: recording the gate baseline (${gateRounds} rounds against the speed reference)`);
+        entry.gate = await recordBaseline(join(result.dir, manifest.model.file), device, { rounds: gateRounds, warmupRuns: options.bundle?.protocol?.warmupRuns });
+      }
+      deployments.push(entry);
+    }
+  }
+  const report: DeployResult = {
+    ...DEPLOY_FORMAT,
+    supernet: { checksum: facts.checksum, preset: facts.preset, variant: facts.variant },
+    toolVersion: toolVersion(),
+    ...(host ? { host } : {}),
+    devices,
+    skippedDevices,
+    deployments,
+    complete: deployments.every((d) => d.status !== 'over-budget'),
+  };
+  writeJsonAtomic(join(options.outDir, 'deploy.json'), report, { createParents: true });
+  return report;
+}

@@ -1,0 +1,82 @@
+// Issue 14 item 3 (deploy/deploy.ts deployDevices) on micro: the search per device (a synthetic table and
+// an additive accuracy model), a bundle per budget, deploy.json over both devices with a gate record per
+// model that `ofa gate --baseline deploy.json` reads; device checks before anything is measured.
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEPLOY_FORMAT, deployDevices, type BundleManifest, type DeployOptions } from '../../deploy/index.ts';
+import { readBaselineFile } from '../../deploy/gate/baseline.ts';
+import type { OpenedSupernet } from '../../train/index.ts';
+import { additiveModel, additiveScores } from '../search/fixtures.ts';
+import { FAST, SPACE, deployData, devicesDir, microSupernet, removeTempDirs, tempDir } from './fixtures.ts';
+
+let supernet: OpenedSupernet;
+const data = deployData();
+const accuracy = { ...SPACE, ...additiveModel(additiveScores(SPACE, 3)) };
+
+test.before(async () => {
+  supernet = await microSupernet();
+});
+test.after.always(async () => {
+  await supernet?.close();
+  removeTempDirs();
+});
+
+const options = (over: Partial<DeployOptions>): DeployOptions => ({
+  supernet,
+  accuracy: { predict: (configs) => accuracy.predict(configs) },
+  devices: 'all',
+  data,
+  outDir: tempDir('ofa-deploy-run-'),
+  nsga2: { population: 16, generations: 4 },
+  bundle: { protocol: FAST, verifyImages: 16, testImages: 48 },
+  gateRounds: 10,
+  ...over,
+});
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+test.serial('all devices: the one that cannot start is skipped with its reason; two devices deployed, deploy.json matches the bundles; a rerun skips them', async (t) => {
+  const dir = devicesDir(['cpu-1t', 'coreml-x', 'wasm-node'], { budgetsMs: [50] });
+  const lines: string[] = [];
+  const run = options({ devicesDir: dir, log: (line) => lines.push(line) });
+  const result = await deployDevices(run);
+  t.is(result.format, DEPLOY_FORMAT.format);
+  t.true(result.complete);
+  t.deepEqual(result.skippedDevices.map((s) => s.name), ['coreml-x']);
+  t.regex(result.skippedDevices[0].reason, /E_EP_UNAVAILABLE/);
+  t.deepEqual(result.deployments.map((d) => [d.id, d.status]), [['cpu-1t/50ms', 'deployed'], ['wasm-node/50ms', 'deployed']]);
+  const written = JSON.parse(readFileSync(join(run.outDir, 'deploy.json'), 'utf8'));
+  t.deepEqual(written, JSON.parse(JSON.stringify(result)));
+  for (const entry of result.deployments) {
+    const manifest = JSON.parse(readFileSync(join(run.outDir, entry.dir, 'manifest.json'), 'utf8')) as BundleManifest;
+    t.is(entry.sha256, sha256(new Uint8Array(readFileSync(join(run.outDir, entry.model!)))));
+    t.is(entry.sha256, manifest.model.sha256);
+    t.is(entry.configId, manifest.id);
+    t.is(entry.trueTop1, manifest.trueTop1);
+    t.is(manifest.testImages, 48);
+    t.deepEqual(entry.predicted, manifest.predicted);
+    // The pick is the search's: on the device's front, within the budget as predicted.
+    const front = result.devices.find((d) => d.name === entry.device)!.front;
+    t.true(front.some((p) => p.id === entry.configId));
+    t.true(entry.predicted!.latencyMs <= 50);
+    // The gate reads the record back for the device.
+    const baseline = readBaselineFile(join(run.outDir, 'deploy.json'), { device: entry.device });
+    t.is(baseline.entry, entry.id);
+    t.is(baseline.record.model.sha256, entry.sha256!);
+  }
+  t.true(lines.some((line) => /coreml-x: skipped/.test(line)));
+
+  const again = await deployDevices({ ...run, log: undefined });
+  t.deepEqual(again.deployments.map((d) => d.status), ['skipped', 'skipped']);
+  t.deepEqual(again.deployments.map((d) => d.gate?.logRatios), result.deployments.map((d) => d.gate?.logRatios), 'gate records reused');
+});
+
+test.serial('named devices: an unknown one, one that cannot start, one without a table, a budget below every subnet: errors before anything is measured', async (t) => {
+  const dir = devicesDir(['cpu-1t', 'coreml-x', 'wasm-node'], { bare: ['wasm-node'] });
+  await t.throwsAsync(deployDevices(options({ devicesDir: dir, devices: ['cpu-1t', 'nope'] })), { code: 'E_DEVICE_UNKNOWN' } as never);
+  await t.throwsAsync(deployDevices(options({ devicesDir: dir, devices: ['coreml-x'] })), { code: 'E_EP_UNAVAILABLE' } as never);
+  await t.throwsAsync(deployDevices(options({ devicesDir: dir, devices: ['wasm-node'] })), { code: 'E_LUT_MISSING' } as never);
+  await t.throwsAsync(deployDevices(options({ devicesDir: dir, devices: ['cpu-1t'], budgetsMs: [1e-6] })), { code: 'E_SEARCH_BUDGET' } as never);
+});
