@@ -17,6 +17,7 @@ const COMMANDS: Record<string, CommandGroup> = {
   profile: { summary: 'device profiles, latency measurement, lookup tables, latency predictor', load: () => import('./profile.ts') },
   gate: { summary: 'CI latency-regression gate: candidate vs baseline model (or a recorded baseline) on a device', load: () => import('./gate.ts') },
   search: { summary: 'per-device subnet search under latency budgets; its accuracy data set and predictor', load: () => import('./search.ts') },
+  deploy: { summary: 'per device and budget: the search pick exported, verified, measured and scored; bundles and deploy.json', load: () => import('./deploy.ts') },
 };
 
 function usage(): string {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { DEPLOY_FORMAT, deployDevices, type BundleManifest, type DeployOptions } from '../../deploy/index.ts';
 import { readBaselineFile } from '../../deploy/gate/baseline.ts';
 import type { OpenedSupernet } from '../../train/index.ts';
+import { summaryTable } from '../../cli/deploy.ts';
 import { additiveModel, additiveScores } from '../search/fixtures.ts';
 import { FAST, SPACE, deployData, devicesDir, microSupernet, removeTempDirs, tempDir } from './fixtures.ts';
 
@@ -67,6 +68,14 @@ test.serial('all devices: the one that cannot start is skipped with its reason; 
     t.is(baseline.record.model.sha256, entry.sha256!);
   }
   t.true(lines.some((line) => /coreml-x: skipped/.test(line)));
+  // The summary table: a header, one row per device and budget, the skipped device.
+  const table = summaryTable(result).split('\n');
+  t.is(table.length, 4);
+  t.regex(table[0], /^device\s+budget ms\s+pick\s+predicted ms\s+measured ms\s+predicted top-1\s+true top-1\s+tries\s+status$/);
+  for (const [i, entry] of result.deployments.entries()) {
+    t.regex(table[i + 1], new RegExp(`^${entry.device}\\s+50\\s+${entry.configId}\\s+${entry.predicted!.latencyMs.toFixed(4)}\\s+${entry.measured!.medianMs.toFixed(4)}\\s+.*\\s+${(100 * entry.trueTop1!).toFixed(2)}%\\s+1\\s+deployed$`));
+  }
+  t.regex(table[3], /^coreml-x\s.*device skipped$/);
 
   const again = await deployDevices({ ...run, log: undefined });
   t.deepEqual(again.deployments.map((d) => d.status), ['skipped', 'skipped']);

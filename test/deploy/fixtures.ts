@@ -36,6 +36,11 @@ export function deployData(): DeployData {
 
 /** A perturbed random-init micro ee-d supernet saved as a checkpoint, opened on the cpu backend. */
 export async function microSupernet(seed = 5): Promise<OpenedSupernet> {
+  return openSupernet(await microCheckpoint(seed), { backend: 'cpu' });
+}
+
+/** The checkpoint folder of a perturbed random-init micro ee-d supernet. */
+export async function microCheckpoint(seed = 5): Promise<string> {
   await tf.setBackend('cpu');
   const net = new Supernet({ ...SPACE, seed });
   perturb(net, seed + 1);
@@ -46,7 +51,7 @@ export async function microSupernet(seed = 5): Promise<OpenedSupernet> {
     tensors: joinTensors({ parameters: toMap(net.parameters), buffers: toMap(net.buffers) }),
   });
   net.dispose();
-  return openSupernet(ckpt, { backend: 'cpu' });
+  return ckpt;
 }
 
 const SESSION = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', allowSpinning: false };

@@ -1,0 +1,37 @@
+// `ofa deploy` as a user runs it (own process, exit codes, messages) for the inputs it refuses before
+// loading anything heavy. The deploy itself runs end to end in test/deploy/deploy.test.ts (micro has no
+// data set, so the command cannot run it on micro; the API takes the data injected).
+import test from 'ava';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { microCheckpoint, removeTempDirs, tempDir } from './fixtures.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const OFA = join(ROOT, 'bin', 'ofa.js');
+const ofa = (args: string[]) => spawnSync(process.execPath, [OFA, 'deploy', ...args], { cwd: tempDir('ofa-deploy-cli-'), encoding: 'utf8', timeout: 2 * 60 * 1000 });
+
+test.after.always(removeTempDirs);
+
+test('--help lists the flags; missing and bad flags are bad input (exit 2)', (t) => {
+  const help = ofa(['--help']);
+  t.is(help.status, 0);
+  for (const flag of ['--checkpoint', '--predictor', '--devices', '--budgets-ms', '--out', '--json']) t.true(help.stdout.includes(flag), flag);
+  const missing = ofa([]);
+  t.is(missing.status, 2);
+  t.regex(missing.stderr, /E_ARGS.*--checkpoint is required/);
+  const budget = ofa(['--checkpoint', 'x', '--predictor', 'p.json', '--budgets-ms', '0.5,-1']);
+  t.is(budget.status, 2);
+  t.regex(budget.stderr, /E_ARGS.*--budgets-ms "-1" is not valid/);
+  const mixed = ofa(['--checkpoint', 'x', '--predictor', 'p.json', '--devices', 'all,cpu-1t']);
+  t.is(mixed.status, 2);
+  t.regex(mixed.stderr, /E_ARGS.*--devices all cannot be combined/);
+});
+
+test('a supernet of a preset without a data set is refused, naming the preset, before the predictor is read', async (t) => {
+  const checkpoint = await microCheckpoint();
+  const result = ofa(['--checkpoint', checkpoint, '--predictor', 'missing.json']);
+  t.is(result.status, 2);
+  t.regex(result.stderr, /E_PRESET_DATA.*preset "micro", which has no data set/);
+  t.notRegex(result.stderr, /at .*\.ts:\d+/, 'no stack trace');
+});
