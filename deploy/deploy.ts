@@ -8,7 +8,8 @@ import { writeJsonAtomic } from '../lib/atomic.ts';
 import { OfaError, isOfaError } from '../lib/errors.ts';
 import type { SpaceRef } from '../space/index.ts';
 import type { OpenedSupernet } from '../train/index.ts';
-import { checkDevice, listDeviceNames, loadDevice, type DeviceProfile, type HostFacts } from '../profile/index.ts';
+import { checkDevice, hostFacts, listDeviceNames, loadDevice, type DeviceProfile, type HostFacts } from '../profile/index.ts';
+import { loadTable } from '../profile/predict.ts';
 import { loadSearchDevice, prepareDevice, searchPrepared, type AccuracyModel, type Nsga2Settings, type PreparedDevice, type DeviceSearchResult } from '../search/index.ts';
 import { recordBaseline } from './gate/gate.ts';
 import type { GateBaselineRecord } from './gate/result.ts';
@@ -63,7 +64,8 @@ export interface DeployResult {
   supernet: { checksum: string; preset: string; variant: string };
   toolVersion: string;
   host?: HostFacts;
-  devices: { name: string; front: DeviceSearchResult['front']; smallest: DeviceSearchResult['smallest'] }[];
+  /** Per device: its front, and how this host differs from the one its table was measured on (empty: same). */
+  devices: { name: string; front: DeviceSearchResult['front']; smallest: DeviceSearchResult['smallest']; tableHostDiffers: string[] }[];
   skippedDevices: { name: string; reason: string }[];
   deployments: Deployment[];
   /** Whether every named device and every budget was deployed (the CLI's exit code). */
@@ -83,6 +85,21 @@ async function deviceProblem(device: DeviceProfile, space: SpaceRef, accuracy: A
     if (isOfaError(error)) return { problem: error };
     throw error;
   }
+}
+
+/**
+ * How this host differs from the one a device's latency table was measured on (its last build session):
+ * CPU model, core count, runtime version. The predictions are the table's, on that host's scale.
+ */
+export function tableHostDifferences(device: DeviceProfile, space: SpaceRef, devicesDir: string | undefined, runtimeVersion?: string): string[] {
+  const table = loadTable(device, space.preset, space.variant, { devicesDir });
+  const measuredOn = table.runs[table.runs.length - 1]?.host;
+  const here = hostFacts();
+  const differences: string[] = [];
+  if (measuredOn && measuredOn.cpuModel !== here.cpuModel) differences.push(`CPU ${JSON.stringify(measuredOn.cpuModel)} there, ${JSON.stringify(here.cpuModel)} here`);
+  if (measuredOn && measuredOn.logicalCores !== here.logicalCores) differences.push(`${measuredOn.logicalCores} cores there, ${here.logicalCores} here`);
+  if (runtimeVersion && table.runtime && table.runtime !== runtimeVersion) differences.push(`${table.runtime} there, ${runtimeVersion} here`);
+  return differences;
 }
 
 /** The gate records of an earlier deploy.json in the folder, by entry id and model sha256 (a rerun reuses them). */
@@ -129,7 +146,9 @@ export async function deployDevices(options: DeployOptions): Promise<DeployResul
     const device = loadDevice(name, { devicesDir: options.devicesDir });
     log(`${name}: searching ${prepared.device.budgetsMs.length} budget(s)`);
     const search = searchPrepared(prepared, { seed: options.seed ?? 1, nsga2: options.nsga2 });
-    devices.push({ name, front: search.front, smallest: search.smallest });
+    const tableHostDiffers = tableHostDifferences(device, space, options.devicesDir);
+    if (tableHostDiffers.length > 0) log(`${name}: its latency table was measured on another host (${tableHostDiffers.join('; ')}): the predictions are that host's, the measurements this one's`);
+    devices.push({ name, front: search.front, smallest: search.smallest, tableHostDiffers });
     for (const pick of search.picks) {
       const result = await deployBundle({ ...options.bundle, supernet: options.supernet, device, budgetMs: pick.budgetMs, pick, front: search.front, data: options.data, outDir: options.outDir, seed: options.seed ?? BUNDLE_DEFAULTS.seed, log });
       const dir = relative(options.outDir, result.dir);
@@ -139,6 +158,10 @@ export async function deployDevices(options: DeployOptions): Promise<DeployResul
       }
       const { manifest } = result;
       host ??= manifest.host;
+      const deviceEntry = devices[devices.length - 1];
+      for (const difference of tableHostDifferences(device, space, options.devicesDir, manifest.runtime.version)) {
+        if (!deviceEntry.tableHostDiffers.includes(difference)) deviceEntry.tableHostDiffers.push(difference);
+      }
       const entry: Deployment = {
         id: `${name}/${pick.budgetMs}ms`,
         device: name,

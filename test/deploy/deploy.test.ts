@@ -3,9 +3,11 @@
 // model that `ofa gate --baseline deploy.json` reads; device checks before anything is measured.
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEPLOY_FORMAT, deployDevices, type BundleManifest, type DeployOptions } from '../../deploy/index.ts';
+import { tableHostDifferences } from '../../deploy/deploy.ts';
+import { hostFacts, loadDevice } from '../../profile/index.ts';
 import { readBaselineFile } from '../../deploy/gate/baseline.ts';
 import type { OpenedSupernet } from '../../train/index.ts';
 import { summaryTable } from '../../cli/deploy.ts';
@@ -68,6 +70,8 @@ test.serial('all devices: the one that cannot start is skipped with its reason; 
     t.is(baseline.record.model.sha256, entry.sha256!);
   }
   t.true(lines.some((line) => /coreml-x: skipped/.test(line)));
+  // The synthetic tables name no host and runtime "synthetic": the runtime difference is reported.
+  for (const device of result.devices) t.true(device.tableHostDiffers.some((d) => /^synthetic there, onnxruntime-(node|web) \S+ here$/.test(d)), device.tableHostDiffers.join('; '));
   // The summary table: a header, one row per device and budget, the skipped device.
   const table = summaryTable(result).split('\n');
   t.is(table.length, 4);
@@ -88,4 +92,21 @@ test.serial('named devices: an unknown one, one that cannot start, one without a
   await t.throwsAsync(deployDevices(options({ devicesDir: dir, devices: ['coreml-x'] })), { code: 'E_EP_UNAVAILABLE' } as never);
   await t.throwsAsync(deployDevices(options({ devicesDir: dir, devices: ['wasm-node'] })), { code: 'E_LUT_MISSING' } as never);
   await t.throwsAsync(deployDevices(options({ devicesDir: dir, devices: ['cpu-1t'], budgetsMs: [1e-6] })), { code: 'E_SEARCH_BUDGET' } as never);
+});
+
+test.serial('tableHostDifferences: CPU model, cores and runtime version of the table\'s last build session against this host', (t) => {
+  const dir = devicesDir(['cpu-1t']);
+  const device = loadDevice('cpu-1t', { devicesDir: dir });
+  const file = join(dir, 'cpu-1t', `lut-${SPACE.preset}-${SPACE.variant}.json`);
+  const table = JSON.parse(readFileSync(file, 'utf8'));
+  const here = hostFacts();
+  const run = (host: object) => ({ startedAt: here.date, host, protocol: FAST, measured: 1 });
+  writeFileSync(file, JSON.stringify({ ...table, runtime: 'onnxruntime-node 0.0.1', runs: [run({ ...here, cpuModel: 'Old CPU', logicalCores: here.logicalCores + 2 })] }));
+  t.deepEqual(tableHostDifferences(device, SPACE, dir, 'onnxruntime-node 9.9.9'), [
+    `CPU "Old CPU" there, ${JSON.stringify(here.cpuModel)} here`,
+    `${here.logicalCores + 2} cores there, ${here.logicalCores} here`,
+    'onnxruntime-node 0.0.1 there, onnxruntime-node 9.9.9 here',
+  ]);
+  writeFileSync(file, JSON.stringify({ ...table, runtime: 'onnxruntime-node 9.9.9', runs: [run({ ...here, cpuModel: 'Old CPU' }), run(here)] }));
+  t.deepEqual(tableHostDifferences(device, SPACE, dir, 'onnxruntime-node 9.9.9'), [], 'the last session counts');
 });
