@@ -110,3 +110,20 @@ test.serial('tableHostDifferences: CPU model, cores and runtime version of the t
   writeFileSync(file, JSON.stringify({ ...table, runtime: 'onnxruntime-node 9.9.9', runs: [run({ ...here, cpuModel: 'Old CPU' }), run(here)] }));
   t.deepEqual(tableHostDifferences(device, SPACE, dir, 'onnxruntime-node 9.9.9'), [], 'the last session counts');
 });
+
+test.serial('a budget that no subnet meets when measured: every try recorded, the deployment over budget, deploy.json incomplete', async (t) => {
+  // Predictions scaled down 10^4 (a table from a far faster device): every subnet is predicted under
+  // 1 microsecond, which no onnxruntime session.run reaches.
+  const dir = devicesDir(['cpu-1t'], { budgetsMs: [0.001], calibrationScale: 1e-4 });
+  const run = options({ devicesDir: dir, devices: ['cpu-1t'], bundle: { protocol: FAST, verifyImages: 8, testImages: 16, maxTries: 2 } });
+  const result = await deployDevices(run);
+  t.false(result.complete);
+  t.is(result.deployments.length, 1);
+  const [entry] = result.deployments;
+  t.is(entry.status, 'over-budget');
+  t.is(entry.tries.length, 2);
+  t.true(entry.tries.every((r) => !r.withinBudget && r.measured.medianMs > 0.001));
+  t.true(entry.tries[1].predictedLatencyMs < entry.tries[0].predictedLatencyMs, 'the next front point below');
+  t.is(entry.gate, undefined);
+  t.deepEqual(JSON.parse(readFileSync(join(run.outDir, 'deploy.json'), 'utf8')).complete, false);
+});
