@@ -5,7 +5,8 @@
 // DIR/<device>/<budget>/model.onnx + manifest.json, both atomically.
 //
 // When the measured latency is over budget (the predictor erred), the next front point below the tried
-// one is taken, in a loop bounded by `maxTries`; every try is recorded. A rerun with the same inputs
+// one is taken (the largest whose prediction fits the budget put on the predictor's scale by the measured
+// ratio: nextBelow), in a loop bounded by `maxTries`; every try is recorded. A rerun with the same inputs
 // whose model file still has the recorded sha256 is skipped.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -133,14 +134,22 @@ export function bundleDir(outDir: string, device: string, budgetMs: number): str
   return join(outDir, device, budgetDirName(budgetMs));
 }
 
-/** The next front point below `latencyMs` (the largest predicted latency strictly under it), if any. */
-export function nextBelow(front: readonly DeployCandidate[], latencyMs: number, tried: ReadonlySet<string>): DeployCandidate | undefined {
-  let best: DeployCandidate | undefined;
-  for (const point of front) {
-    if (point.predictedLatencyMs >= latencyMs || tried.has(configId(point.config))) continue;
-    if (!best || point.predictedLatencyMs > best.predictedLatencyMs) best = point;
-  }
-  return best;
+/**
+ * The next front point to try after one measured over budget: below the tried point's predicted latency,
+ * and, when the measurement says how far the predictor was off, at most `budget * predicted / measured`
+ * (the budget on the predictor's scale, so that one try is not spent on each of many points that the
+ * measured ratio already rules out); the largest predicted latency that fits (on a front: the best
+ * predicted top-1). When no untried point fits that target, the smallest untried point below the tried
+ * one, as the last try. Undefined when nothing is below.
+ */
+export function nextBelow(front: readonly DeployCandidate[], tried: { predictedLatencyMs: number; measuredMs?: number; budgetMs?: number }, triedIds: ReadonlySet<string>): DeployCandidate | undefined {
+  const below = front.filter((p) => p.predictedLatencyMs < tried.predictedLatencyMs && !triedIds.has(configId(p.config)));
+  if (below.length === 0) return undefined;
+  const target = tried.measuredMs && tried.budgetMs ? (tried.budgetMs * tried.predictedLatencyMs) / tried.measuredMs : Number.POSITIVE_INFINITY;
+  const fitting = below.filter((p) => p.predictedLatencyMs <= target);
+  const pool = fitting.length > 0 ? fitting : below;
+  const pickLargest = fitting.length > 0;
+  return pool.reduce((best, p) => ((pickLargest ? p.predictedLatencyMs > best.predictedLatencyMs : p.predictedLatencyMs < best.predictedLatencyMs) ? p : best));
 }
 
 function imageSetHash(set: ImageSet): string {
@@ -321,7 +330,7 @@ export async function deployBundle(options: BundleOptions): Promise<BundleResult
     tries.push({ id, config, predictedLatencyMs: candidate.predictedLatencyMs, predictedTop1: candidate.predictedTop1, measured, verifyMaxAbsDiff: maxAbsDiff, withinBudget });
     if (!withinBudget) {
       log(`${options.device.name} ${options.budgetMs} ms: ${id} measured ${measured.medianMs.toFixed(4)} ms (median), over budget: the predictor erred, taking the next front point below it`);
-      candidate = nextBelow(options.front, candidate.predictedLatencyMs, tried);
+      candidate = nextBelow(options.front, { predictedLatencyMs: candidate.predictedLatencyMs, measuredMs: measured.medianMs, budgetMs: options.budgetMs }, tried);
       continue;
     }
     const score = await scoreModel(prepared.bytes, options.device, options.data.test, options.data.spec, config.resolution, { limit: options.testImages, batch: resolved.scoreBatch, seed: resolved.seed });

@@ -68,10 +68,16 @@ async function independentTop1(model: Uint8Array): Promise<number> {
   }
 }
 
-test.serial('nextBelow takes the largest predicted latency under the tried one, skipping tried ids', (t) => {
-  t.is(nextBelow(front, 0.35, new Set()), front[2]);
-  t.is(nextBelow(front, 0.3, new Set([configId(front[1].config)])), front[0]);
-  t.is(nextBelow(front, 0.1, new Set()), undefined);
+test.serial('nextBelow: the largest predicted latency under the tried one and the budget on the predictor\'s scale; else the smallest; tried ids skipped', (t) => {
+  // Front predicted at 0.1, 0.2, 0.3, 0.4, 0.5 ms.
+  t.is(nextBelow(front, { predictedLatencyMs: 0.35 }, new Set()), front[2]);
+  t.is(nextBelow(front, { predictedLatencyMs: 0.3 }, new Set([configId(front[1].config)])), front[0]);
+  t.is(nextBelow(front, { predictedLatencyMs: 0.1 }, new Set()), undefined);
+  // 0.5 predicted, 1.0 measured for a 0.5 ms budget: the predictor is off by 2x, so 0.25 ms predicted at most.
+  t.is(nextBelow(front, { predictedLatencyMs: 0.5, measuredMs: 1, budgetMs: 0.5 }, new Set()), front[1]);
+  // Nothing predicted under the corrected budget: the smallest point, as the last try.
+  t.is(nextBelow(front, { predictedLatencyMs: 0.5, measuredMs: 100, budgetMs: 0.5 }, new Set()), front[0]);
+  t.is(nextBelow(front, { predictedLatencyMs: 0.5, measuredMs: 100, budgetMs: 0.5 }, new Set([configId(front[0].config)])), front[1]);
 });
 
 for (const [index, name] of ['cpu-1t', 'wasm-node'].entries()) {
@@ -146,7 +152,10 @@ test.serial('over budget: the next front point below each try, bounded by maxTri
   const result = await deployBundle({ supernet, device: devices[0], budgetMs: 1e-6, pick: front[4], front, data, outDir, protocol: FAST, maxTries: 3, testImages: 16 });
   t.is(result.status, 'over-budget');
   if (result.status !== 'over-budget') return;
-  t.deepEqual(result.tries.map((r) => r.id), [front[4], front[3], front[2]].map((p) => configId(p.config)));
+  // Nothing is predicted under a 1e-6 ms budget corrected by any measured ratio: the smallest point below
+  // each try, then the next smallest, bounded by the 3 tries.
+  t.deepEqual(result.tries.map((r) => r.id), [front[4], front[0]].map((p) => configId(p.config)));
+  t.is(result.tries.length, 2, 'from the smallest point nothing is below: the loop ends before maxTries');
   t.true(result.tries.every((r) => !r.withinBudget && r.measured.medianMs > 1e-6 && r.verifyMaxAbsDiff <= 1e-4));
   t.false(existsSync(join(outDir, 'cpu-1t')) && readdirSync(join(outDir, 'cpu-1t')).length > 0);
   // The loop also ends when the front has nothing below: from the smallest point, one try.
