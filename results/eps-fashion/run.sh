@@ -10,6 +10,10 @@ cd "$(dirname "$0")/../.."
 SCALE="${SCALE:-0.02}"
 run() {
   local name="$1" variant="$2" teacher="$3"
+  # A new checkout has no runs/: start from the committed snapshot (snapshot.sh) when there is one.
+  if [ ! -d "runs/eps-fashion/$name" ] && [ -d "results/eps-fashion/resume/$name" ]; then
+    mkdir -p runs/eps-fashion && cp -r "results/eps-fashion/resume/$name" "runs/eps-fashion/$name"
+  fi
   echo "== $(date -Is) $name: variant $variant, teacher $teacher, scale $SCALE" >> "results/eps-fashion/$name.log"
   flock /tmp/ofav2-heavy.lock node bin/ofa.js train eps --preset fashion --variant "$variant" --teacher "$teacher" \
     --scale "$SCALE" --out "runs/eps-fashion/$name" >> "results/eps-fashion/$name.log" 2>&1
