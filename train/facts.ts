@@ -9,15 +9,10 @@ import { bestCheckpoint, latestCheckpoint, readCheckpointManifest, MANIFEST_FILE
 /** Which checkpoint of a run folder: its best (per-epoch validation), its latest, or the default. */
 export type CheckpointChoice = 'best' | 'latest' | 'default';
 
-export interface SupernetFacts {
+/** The manifest's identity fields, plus the folder opened and the weights' checksum. */
+export interface SupernetFacts extends Pick<CheckpointManifest, 'preset' | 'variant' | 'phase' | 'epoch' | 'step' | 'seed'> {
   /** The checkpoint folder that was opened. */
   dir: string;
-  preset: string;
-  variant: string;
-  phase: string;
-  epoch: number;
-  step: number;
-  seed: number;
   /** `sha256:<hex>` of the weights file: the `supernet_checksum` of every export. */
   checksum: string;
 }
