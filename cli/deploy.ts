@@ -118,7 +118,7 @@ export async function run(argv: string[]): Promise<number> {
     if (f.json) out(JSON.stringify(result, null, 2));
     else {
       out(summaryTable(result));
-      out(`wrote ${f.out as string}/deploy.json`);
+      out(`wrote ${f.out as string}/deploy.json and ${f.out as string}/report.html`);
     }
     return result.complete ? 0 : 1;
   } finally {

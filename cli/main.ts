@@ -18,6 +18,7 @@ const COMMANDS: Record<string, CommandGroup> = {
   gate: { summary: 'CI latency-regression gate: candidate vs baseline model (or a recorded baseline) on a device', load: () => import('./gate.ts') },
   search: { summary: 'per-device subnet search under latency budgets; its accuracy data set and predictor', load: () => import('./search.ts') },
   deploy: { summary: 'per device and budget: the search pick exported, verified, measured and scored; bundles and deploy.json', load: () => import('./deploy.ts') },
+  report: { summary: "a deploy folder's HTML report (front, picks, budgets per device), from its deploy.json", load: () => import('./report.ts') },
 };
 
 function usage(): string {

@@ -8,12 +8,14 @@ import { writeJsonAtomic } from '../lib/atomic.ts';
 import { OfaError, isOfaError } from '../lib/errors.ts';
 import type { SpaceRef } from '../space/index.ts';
 import type { OpenedSupernet } from '../train/index.ts';
-import { checkDevice, hostFacts, listDeviceNames, loadDevice, type DeviceProfile, type HostFacts } from '../profile/index.ts';
-import { loadTable } from '../profile/predict.ts';
+import { checkDevice, hostFacts, listDeviceNames, loadDevice, measureModel, referenceConfig, referenceModel, type DeviceProfile, type HostFacts } from '../profile/index.ts';
+import { loadCalibration, loadTable, type LatencyStatistic } from '../profile/predict.ts';
+import { configId } from '../space/index.ts';
 import { loadSearchDevice, prepareDevice, searchPrepared, type AccuracyModel, type Nsga2Settings, type PreparedDevice, type DeviceSearchResult } from '../search/index.ts';
 import { recordBaseline } from './gate/gate.ts';
 import type { GateBaselineRecord } from './gate/result.ts';
 import { DEPLOY_FORMAT } from './gate/baseline.ts';
+import { writeReport } from './report.ts';
 import { BUNDLE_DEFAULTS, deployBundle, toolVersion, type BundleOptions, type BundleTry, type DeployData, type LatencyFigures } from './bundle.ts';
 
 export interface DeployOptions {
@@ -64,12 +66,43 @@ export interface DeployResult {
   supernet: { checksum: string; preset: string; variant: string };
   toolVersion: string;
   host?: HostFacts;
-  /** Per device: its front, and how this host differs from the one its table was measured on (empty: same). */
-  devices: { name: string; front: DeviceSearchResult['front']; smallest: DeviceSearchResult['smallest']; tableHostDiffers: string[] }[];
+  /**
+   * Per device: its front, how this host differs from the one its table was measured on (empty: same),
+   * and the speed reference measured here against the calibration's (applied to the predictions when the
+   * host differs).
+   */
+  devices: { name: string; front: DeviceSearchResult['front']; smallest: DeviceSearchResult['smallest']; tableHostDiffers: string[]; speed?: SpeedScale }[];
   skippedDevices: { name: string; reason: string }[];
   deployments: Deployment[];
   /** Whether every named device and every budget was deployed (the CLI's exit code). */
   complete: boolean;
+}
+
+/**
+ * The speed reference (profile/reference.ts) measured on the device here, against the figure its
+ * calibration recorded: `factor` puts a prediction (milliseconds at the calibration's speed) on this
+ * host's scale. Applied when the host differs from the table's; recorded always (the drift of a shared host).
+ */
+export interface SpeedScale {
+  configId: string;
+  statistic: LatencyStatistic;
+  /** The reference's figure (the calibration's statistic) in the calibration, and measured here now. */
+  calibrationMs: number;
+  hereMs: number;
+  factor: number;
+  applied: boolean;
+}
+
+/** Measures the speed reference on a device; undefined when its calibration recorded none (older files). */
+async function measureSpeedScale(device: DeviceProfile, space: SpaceRef, devicesDir: string | undefined, protocol: BundleOptions['protocol']): Promise<{ scale?: SpeedScale; runtimeVersion: string }> {
+  const calibration = loadCalibration(device, space.preset, space.variant, { devicesDir });
+  const statistic = calibration?.statistic ?? 'median';
+  const calibrationMs = statistic === 'min' ? calibration?.reference?.minMs : calibration?.reference?.medianMs;
+  const measurement = await measureModel(referenceModel(space.preset, space.variant), device, { ...protocol });
+  const runtimeVersion = measurement.runtime.version;
+  if (calibrationMs === undefined || !(calibrationMs > 0)) return { runtimeVersion };
+  const hereMs = statistic === 'min' ? measurement.stats.minMs : measurement.stats.medianMs;
+  return { runtimeVersion, scale: { configId: configId(referenceConfig(space.preset, space.variant)), statistic, calibrationMs, hereMs, factor: hereMs / calibrationMs, applied: false } };
 }
 
 /** Why a device cannot be deployed to here, or undefined when it can (runtime start, inference, table). */
@@ -144,11 +177,31 @@ export async function deployDevices(options: DeployOptions): Promise<DeployResul
   for (const prepared of ready) {
     const name = prepared.device.name;
     const device = loadDevice(name, { devicesDir: options.devicesDir });
-    log(`${name}: searching ${prepared.device.budgetsMs.length} budget(s)`);
-    const search = searchPrepared(prepared, { seed: options.seed ?? 1, nsga2: options.nsga2 });
-    const tableHostDiffers = tableHostDifferences(device, space, options.devicesDir);
-    if (tableHostDiffers.length > 0) log(`${name}: its latency table was measured on another host (${tableHostDiffers.join('; ')}): the predictions are that host's, the measurements this one's`);
-    devices.push({ name, front: search.front, smallest: search.smallest, tableHostDiffers });
+    const { scale, runtimeVersion } = await measureSpeedScale(device, space, options.devicesDir, options.bundle?.protocol);
+    const tableHostDiffers = tableHostDifferences(device, space, options.devicesDir, runtimeVersion);
+    let searched = prepared;
+    if (tableHostDiffers.length > 0) {
+      if (scale) {
+        // Before searching (issue 14): predictions on this host's scale, so that the budgets mean this host's milliseconds.
+        scale.applied = true;
+        const { latency } = prepared.device;
+        try {
+          searched = prepareDevice(space, options.accuracy, { ...prepared.device, latency: { predict: (config) => ({ latencyMs: latency.predict(config).latencyMs * scale.factor }) } });
+        } catch (error) {
+          // On this host's scale a budget can fall below every subnet (E_SEARCH_BUDGET): a skip with `all`.
+          if (!all || !isOfaError(error)) throw error;
+          skippedDevices.push({ name, reason: `[${error.code}] ${error.message}` });
+          log(`${name}: skipped: ${error.message}`);
+          continue;
+        }
+        log(`${name}: its latency table was measured on another host (${tableHostDiffers.join('; ')}): predictions scaled by ${scale.factor.toFixed(3)}, the speed reference ${scale.configId} measured here (${scale.hereMs.toFixed(4)} ms) against its calibration (${scale.calibrationMs.toFixed(4)} ms)`);
+      } else {
+        log(`${name}: its latency table was measured on another host (${tableHostDiffers.join('; ')}) and its calibration recorded no speed reference: the predictions are that host's, the measurements this one's`);
+      }
+    }
+    log(`${name}: searching ${searched.device.budgetsMs.length} budget(s)`);
+    const search = searchPrepared(searched, { seed: options.seed ?? 1, nsga2: options.nsga2 });
+    devices.push({ name, front: search.front, smallest: search.smallest, tableHostDiffers, ...(scale ? { speed: scale } : {}) });
     for (const pick of search.picks) {
       const result = await deployBundle({ ...options.bundle, supernet: options.supernet, device, budgetMs: pick.budgetMs, pick, front: search.front, data: options.data, outDir: options.outDir, seed: options.seed ?? BUNDLE_DEFAULTS.seed, log });
       const dir = relative(options.outDir, result.dir);
@@ -158,10 +211,6 @@ export async function deployDevices(options: DeployOptions): Promise<DeployResul
       }
       const { manifest } = result;
       host ??= manifest.host;
-      const deviceEntry = devices[devices.length - 1];
-      for (const difference of tableHostDifferences(device, space, options.devicesDir, manifest.runtime.version)) {
-        if (!deviceEntry.tableHostDiffers.includes(difference)) deviceEntry.tableHostDiffers.push(difference);
-      }
       const entry: Deployment = {
         id: `${name}/${pick.budgetMs}ms`,
         device: name,
@@ -198,5 +247,6 @@ export async function deployDevices(options: DeployOptions): Promise<DeployResul
     complete: deployments.every((d) => d.status !== 'over-budget'),
   };
   writeJsonAtomic(join(options.outDir, 'deploy.json'), report, { createParents: true });
+  await writeReport(options.outDir, report);
   return report;
 }

@@ -8,9 +8,11 @@ import { join } from 'node:path';
 import { DEPLOY_FORMAT, deployDevices, type BundleManifest, type DeployOptions } from '../../deploy/index.ts';
 import { tableHostDifferences } from '../../deploy/deploy.ts';
 import { hostFacts, loadDevice } from '../../profile/index.ts';
+import { loadSearchDevice } from '../../search/index.ts';
 import { readBaselineFile } from '../../deploy/gate/baseline.ts';
 import type { OpenedSupernet } from '../../train/index.ts';
 import { summaryTable } from '../../cli/deploy.ts';
+import { checkReportInChromium } from './report-check.ts';
 import { additiveModel, additiveScores } from '../search/fixtures.ts';
 import { FAST, SPACE, deployData, devicesDir, microSupernet, removeTempDirs, tempDir } from './fixtures.ts';
 
@@ -70,6 +72,8 @@ test.serial('all devices: the one that cannot start is skipped with its reason; 
     t.is(baseline.record.model.sha256, entry.sha256!);
   }
   t.true(lines.some((line) => /coreml-x: skipped/.test(line)));
+  // The report: opened in a real headless Chromium, each device's plot rendered with its points.
+  await checkReportInChromium(t, run.outDir, result);
   // The synthetic tables name no host and runtime "synthetic": the runtime difference is reported.
   for (const device of result.devices) t.true(device.tableHostDiffers.some((d) => /^synthetic there, onnxruntime-(node|web) \S+ here$/.test(d)), device.tableHostDiffers.join('; '));
   // The summary table: a header, one row per device and budget, the skipped device.
@@ -126,4 +130,34 @@ test.serial('a budget that no subnet meets when measured: every try recorded, th
   t.true(entry.tries[1].predictedLatencyMs < entry.tries[0].predictedLatencyMs, 'the next front point below');
   t.is(entry.gate, undefined);
   t.deepEqual(JSON.parse(readFileSync(join(run.outDir, 'deploy.json'), 'utf8')).complete, false);
+});
+
+test.serial('the speed reference: measured here against the calibration\'s, applied to the predictions before searching when the host differs, only recorded when it does not', async (t) => {
+  // A calibration whose speed reference ran 1,000 ms: this host is far faster, and says so.
+  const dir = devicesDir(['cpu-1t'], { budgetsMs: [50], referenceMs: 1000 });
+  const lines: string[] = [];
+  const run = options({ devicesDir: dir, devices: ['cpu-1t'], gateRounds: 0, bundle: { protocol: FAST, verifyImages: 8, testImages: 16 }, log: (line) => lines.push(line) });
+  const differs = await deployDevices(run);
+  const [device] = differs.devices;
+  t.true(device.tableHostDiffers.length > 0, 'a synthetic table: another host');
+  const speed = device.speed!;
+  t.true(speed.applied);
+  t.is(speed.calibrationMs, 1000);
+  t.is(speed.statistic, 'min');
+  t.true(speed.hereMs > 0 && speed.hereMs < 1000);
+  t.is(speed.factor, speed.hereMs / 1000);
+  const unscaled = loadSearchDevice('cpu-1t', SPACE, { devicesDir: dir }).latency;
+  for (const point of device.front) t.true(Math.abs(point.predictedLatencyMs - unscaled.predict(point.config).latencyMs * speed.factor) <= 1e-12 * point.predictedLatencyMs, point.id);
+  t.true(lines.some((line) => /predictions scaled by \d\.\d{3}, the speed reference \S+ measured here/.test(line)), lines.join('\n'));
+  const [entry] = differs.deployments;
+  t.true(Math.abs(entry.predicted!.latencyMs - unscaled.predict(device.front.find((p) => p.id === entry.configId)!.config).latencyMs * speed.factor) < 1e-12);
+
+  // The same table rewritten as measured here, by this runtime: nothing differs, nothing is scaled.
+  const file = join(dir, 'cpu-1t', `lut-${SPACE.preset}-${SPACE.variant}.json`);
+  const table = JSON.parse(readFileSync(file, 'utf8'));
+  writeFileSync(file, JSON.stringify({ ...table, runtime: entry.tries.length > 0 ? (JSON.parse(readFileSync(join(run.outDir, entry.dir, 'manifest.json'), 'utf8')) as BundleManifest).runtime.version : '', runs: [{ startedAt: hostFacts().date, host: hostFacts(), protocol: FAST, measured: 1 }] }));
+  const same = await deployDevices({ ...run, outDir: tempDir('ofa-deploy-same-') });
+  t.deepEqual(same.devices[0].tableHostDiffers, []);
+  t.false(same.devices[0].speed!.applied);
+  for (const point of same.devices[0].front) t.is(point.predictedLatencyMs, unscaled.predict(point.config).latencyMs, point.id);
 });

@@ -63,7 +63,7 @@ export const TEST_DEVICES = {
 } as const;
 
 /** A devices folder with `names` of TEST_DEVICES, each with a synthetic table and calibration (unless `bare`). */
-export function devicesDir(names: readonly (keyof typeof TEST_DEVICES)[], options: { budgetsMs?: number[]; bare?: readonly string[]; calibrationScale?: number } = {}): string {
+export function devicesDir(names: readonly (keyof typeof TEST_DEVICES)[], options: { budgetsMs?: number[]; bare?: readonly string[]; calibrationScale?: number; referenceMs?: number } = {}): string {
   const dir = tempDir('ofa-deploy-devices-');
   names.forEach((name, index) => {
     writeFileSync(join(dir, `${name}.json`), JSON.stringify({ name, description: `test device ${name}`, ...TEST_DEVICES[name], session: SESSION, batchSize: 1, latencyBudgetsMs: options.budgetsMs ?? [50] }));
@@ -71,7 +71,7 @@ export function devicesDir(names: readonly (keyof typeof TEST_DEVICES)[], option
     mkdirSync(join(dir, name));
     const table = syntheticTable(SPACE, 20 + index, name);
     writeFileSync(join(dir, name, `lut-${SPACE.preset}-${SPACE.variant}.json`), JSON.stringify(table));
-    const calibration = { ...ARTIFACT_FORMATS.calibration, device: name, preset: SPACE.preset, variant: SPACE.variant, coefficients: { scale: options.calibrationScale ?? 1, perBlockMs: 0, offsetMs: 0 }, statistic: 'min' };
+    const calibration = { ...ARTIFACT_FORMATS.calibration, device: name, preset: SPACE.preset, variant: SPACE.variant, coefficients: { scale: options.calibrationScale ?? 1, perBlockMs: 0, offsetMs: 0 }, statistic: 'min', ...(options.referenceMs ? { reference: { configId: 'reference', medianMs: options.referenceMs, minMs: options.referenceMs } } : {}) };
     writeFileSync(join(dir, name, `calibration-${SPACE.preset}-${SPACE.variant}.json`), JSON.stringify(calibration));
   });
   return dir;
