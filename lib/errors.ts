@@ -46,7 +46,9 @@ export function isOfaError(value: unknown): value is OfaError {
 /** Renders a value for an error message: JSON where possible, short. */
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'undefined';
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string') return value.length > 80 ? `${JSON.stringify(value.slice(0, 77))}...` : JSON.stringify(value);
+  // JSON would print NaN and Infinity as null: a message must show the value it refuses.
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
   try {
     const text = JSON.stringify(value);
     return text.length > 80 ? `${text.slice(0, 77)}...` : text;
