@@ -16,7 +16,7 @@ import { OfaError } from '../lib/errors.ts';
 import { configId, type SubnetConfig } from '../space/index.ts';
 import type { StaticSubnet } from '../subnet/index.ts';
 import type { DatasetSpec, ImageSet, OpenedSupernet } from '../train/index.ts';
-import { decodeModelFile, encodeModel, exportSubnet, summarizeModel } from '../export/index.ts';
+import { checkOnnxModel, decodeModelFile, encodeModel, exportSubnet, summarizeModel, type OnnxCheckerResult } from '../export/index.ts';
 import { deviceKnobs, measureModel, openInference, type DeviceProfile, type HostFacts, type Measurement, type RuntimeInfo } from '../profile/index.ts';
 
 export const BUNDLE_FORMAT = { format: 'ofav2/deploy-bundle', formatVersion: 1 } as const;
@@ -96,7 +96,8 @@ export interface BundleManifest {
   macs: number;
   params: number;
   model: { file: 'model.onnx'; sha256: string; bytes: number };
-  verify: { images: number; maxAbsDiff: number; tolerance: number; runtime: string; executionProvider: string };
+  /** onnxruntime on the device against the supernet's forward; and the ONNX project's checker where available. */
+  verify: { images: number; maxAbsDiff: number; tolerance: number; runtime: string; executionProvider: string; onnxChecker: OnnxCheckerResult };
   supernetChecksum: string;
   deviceProfile: DeviceProfile;
   runtime: RuntimeInfo;
@@ -324,6 +325,13 @@ export async function deployBundle(options: BundleOptions): Promise<BundleResult
         hint: 'the exporter or the runtime disagrees with the trainer: report it with the subnet config',
       });
     }
+    const onnxChecker = checkOnnxModel(prepared.bytes);
+    if (onnxChecker.available && !onnxChecker.ok) {
+      throw new OfaError('E_DEPLOY_VERIFY', `device ${options.device.name}: subnet ${id}'s ONNX file fails the ONNX checker (onnx ${onnxChecker.onnxVersion}): ${onnxChecker.message}`, {
+        hint: 'the exporter wrote a model the ONNX spec refuses: report it with the subnet config',
+      });
+    }
+    if (!onnxChecker.available && tries.length === 0) log(`${options.device.name} ${options.budgetMs} ms: the ONNX checker is not available: ${onnxChecker.reason}`);
     const measurement = await measureModel(prepared.bytes, options.device, { ...options.protocol, seed: resolved.seed });
     const measured = { medianMs: measurement.stats.medianMs, p90Ms: measurement.stats.p90Ms, fastestMs: measurement.stats.minMs };
     const withinBudget = measured.medianMs <= options.budgetMs;
@@ -348,7 +356,7 @@ export async function deployBundle(options: BundleOptions): Promise<BundleResult
       macs: summary.macs,
       params: summary.params,
       model: { file: 'model.onnx', sha256: sha256Hex(prepared.bytes), bytes: prepared.bytes.length },
-      verify: { images: Math.min(resolved.verifyImages, options.data.test.count), maxAbsDiff, tolerance: resolved.tolerance, runtime: options.device.runtime, executionProvider: options.device.executionProvider },
+      verify: { images: Math.min(resolved.verifyImages, options.data.test.count), maxAbsDiff, tolerance: resolved.tolerance, runtime: options.device.runtime, executionProvider: options.device.executionProvider, onnxChecker },
       supernetChecksum: options.supernet.facts.checksum,
       deviceProfile: options.device,
       runtime: measurement.runtime,

@@ -8,3 +8,4 @@ export { summarizeModel, decodeModelFile, type ModelSummary } from './inspect.ts
 export { readSubnetConfigFile, readSubnetListFile, writeModel, readModelBytes } from './files.ts';
 export { checkpointWeights, randomInitWeights, type WeightSource } from './source.ts';
 export { encodeModel, type ModelProto } from './onnx.ts';
+export { checkOnnxModel, type OnnxCheckerResult } from './checker.ts';

@@ -120,6 +120,7 @@ for (const [index, name] of ['cpu-1t', 'wasm-node'].entries()) {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
     t.is(manifest.toolVersion, `${pkg.name} ${pkg.version}`);
     t.true(manifest.verify.maxAbsDiff <= 1e-4 && manifest.verify.images === 64 && manifest.verify.executionProvider === device.executionProvider);
+    t.like(manifest.verify.onnxChecker, { available: true, ok: true }, 'the ONNX checker passed it');
     // Latency: the protocol's order statistics, and a second measurement on the same device agrees
     // within a factor a busy 2-core host allows.
     t.true(manifest.measured.fastestMs <= manifest.measured.medianMs && manifest.measured.medianMs <= manifest.measured.p90Ms);
