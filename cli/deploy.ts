@@ -2,19 +2,24 @@
 // verified, measured and scored, as DIR/<device>/<budget>/{model.onnx,manifest.json} and DIR/deploy.json.
 // Thin: parses flags, loads the supernet, predictor and data, calls deploy/'s deployDevices, prints the
 // summary table. Exit 0 when every device and budget was deployed, 1 when a budget could not be met.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { OfaError } from '../lib/errors.ts';
 import { DEFAULT_DEVICES_DIR } from '../profile/predict.ts';
 import { accuracyPredictorOf, checkPredictorCheckpoint, readAccuracyPredictor } from '../search/index.ts';
 import { BUNDLE_DEFAULTS, deployDevices, type DeployResult } from '../deploy/index.ts';
 import { helpText, log, out, parseArgs, type CommandSpec, type ParsedFlags } from './args.ts';
 
+/** The shipped supernet (fashion, ee-d, trained by `ofa train eps`, results/eps-fashion/), with its accuracy predictor. */
+export const DEFAULT_SUPERNET = 'supernets/fashion-ee-d';
+
 export const DEPLOY_SPEC: CommandSpec = {
   name: 'deploy',
   summary: 'per device and budget: search, export with BN recalibrated, verify, measure, score; bundles and deploy.json',
-  usage: 'ofa deploy --checkpoint DIR --predictor FILE [--devices a,b|all] [--budgets-ms 0.5,1] [--out DIR] [--json]',
+  usage: 'ofa deploy [--checkpoint DIR] [--predictor FILE] [--devices a,b|all] [--budgets-ms 0.5,1] [--out DIR] [--json]',
   flags: {
-    checkpoint: { type: 'string', description: 'the supernet: checkpoint folder, run folder or `ofa train eps` folder', placeholder: 'DIR' },
-    predictor: { type: 'string', description: 'accuracy predictor fitted on that supernet (`ofa search fit --out`)', placeholder: 'FILE' },
+    checkpoint: { type: 'string', description: 'the supernet: a packed supernet folder (`ofa train pack`), checkpoint folder, run folder or `ofa train eps` folder', default: DEFAULT_SUPERNET, placeholder: 'DIR' },
+    predictor: { type: 'string', description: 'accuracy predictor fitted on that supernet (`ofa search fit --out`; default: <checkpoint>/predictor.json)', placeholder: 'FILE' },
     devices: { type: 'list', description: 'devices, comma-separated, or all: every device of the folder that can start here (the others are skipped with the reason)', default: ['all'], placeholder: 'D1,D2' },
     'devices-dir': { type: 'string', description: 'folder of the device files (their tables and calibrations in <devices-dir>/<name>/)', default: DEFAULT_DEVICES_DIR, placeholder: 'DIR' },
     'budgets-ms': { type: 'list', description: "latency budgets in ms for every device (default: each device's latencyBudgetsMs)", placeholder: 'MS,MS' },
@@ -30,16 +35,11 @@ export const DEPLOY_SPEC: CommandSpec = {
     json: { type: 'boolean', description: 'print the whole result (deploy.json) as JSON' },
   },
   examples: [
-    'ofa deploy --checkpoint runs/eps-ee-d-pet --predictor predictor.json',
+    'ofa deploy',
+    'ofa deploy --devices cpu-1t --budgets-ms 1 --out deploy-cpu/',
     'ofa deploy --checkpoint runs/eps-ee-d-pet --predictor predictor.json --devices cpu-1t,wasm-node --budgets-ms 0.5,1 --out deploy/',
   ],
 };
-
-function required(flags: ParsedFlags, name: string): string {
-  const value = flags[name];
-  if (typeof value !== 'string') throw new OfaError('E_ARGS', `ofa deploy: --${name} is required`, { hint: 'run `ofa deploy --help`' });
-  return value;
-}
 
 function count(flags: ParsedFlags, name: string, min: number): number | undefined {
   const value = flags[name];
@@ -80,8 +80,13 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const f = parsed.flags;
-  const checkpoint = required(f, 'checkpoint');
-  const predictorFile = required(f, 'predictor');
+  const checkpoint = f.checkpoint as string;
+  const predictorFile = typeof f.predictor === 'string' ? f.predictor : join(checkpoint, 'predictor.json');
+  if (typeof f.predictor !== 'string' && !existsSync(predictorFile)) {
+    throw new OfaError('E_ARGS', `ofa deploy: the supernet folder ${JSON.stringify(checkpoint)} has no predictor.json; name the accuracy predictor with --predictor FILE`, {
+      hint: checkpoint === DEFAULT_SUPERNET ? 'the shipped supernet comes with the repository: run from the checkout\'s root' : 'fit one: `ofa search dataset` then `ofa search fit --out FILE`',
+    });
+  }
   const maxTries = count(f, 'max-tries', 1);
   const recalibrationImages = count(f, 'recalibration-images', 1);
   const testImages = count(f, 'test-images', 1);

@@ -17,9 +17,11 @@ test('--help lists the flags; missing and bad flags are bad input (exit 2)', (t)
   const help = ofa(['--help']);
   t.is(help.status, 0);
   for (const flag of ['--checkpoint', '--predictor', '--devices', '--budgets-ms', '--out', '--json']) t.true(help.stdout.includes(flag), flag);
+  // No flags: the shipped supernet, relative to the working folder (here a temp folder without it).
   const missing = ofa([]);
   t.is(missing.status, 2);
-  t.regex(missing.stderr, /E_ARGS.*--checkpoint is required/);
+  t.regex(missing.stderr, /E_ARGS.*the supernet folder "supernets\/fashion-ee-d" has no predictor\.json/);
+  t.regex(missing.stderr, /run from the checkout's root/);
   const budget = ofa(['--checkpoint', 'x', '--predictor', 'p.json', '--budgets-ms', '0.5,-1']);
   t.is(budget.status, 2);
   t.regex(budget.stderr, /E_ARGS.*--budgets-ms "-1" is not valid/);
