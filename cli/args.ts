@@ -15,14 +15,26 @@ export interface FlagSpec {
   placeholder?: string;
   /** Former names of this flag: refused with a pointer to the current one (one spelling per meaning). */
   formerly?: readonly string[];
+  /**
+   * The range of an int or number flag, inclusive (int flags default to 0 .. 2^32-1: no count, size or
+   * seed of this tool is negative, and seeds are 32-bit). A count that sizes an allocation sets its max.
+   */
+  min?: number;
+  max?: number;
 }
+
+/** The default range of an int flag (seeds are 32-bit: lib/rng.ts). */
+export const INT_RANGE = { min: 0, max: 2 ** 32 - 1 } as const;
 
 export interface CommandSpec {
   name: string;
   summary: string;
   usage: string;
   flags: Record<string, FlagSpec>;
-  /** Positional arguments: their names for the help text. Without them, any argument is refused. */
+  /**
+   * Positional arguments: their names, for the help text and the count. Without them, any argument is
+   * refused; with them, more than listed is refused (a last name ending in `...` takes any number).
+   */
   positionals?: string[];
   examples?: string[];
 }
@@ -54,6 +66,12 @@ export function parseArgs(spec: CommandSpec, argv: string[]): Parsed {
     if (!token.startsWith('-') || token === '-') {
       if (!spec.positionals?.length) {
         throw new OfaError('E_ARGS', `ofa ${spec.name}: unexpected argument ${JSON.stringify(token)}; this command takes flags only`, { hint: `run \`ofa ${spec.name} --help\`` });
+      }
+      const names = spec.positionals;
+      if (!names[names.length - 1].endsWith('...') && positionals.length >= names.length) {
+        throw new OfaError('E_ARGS', `ofa ${spec.name}: unexpected argument ${JSON.stringify(token)}; this command takes ${names.length === 1 ? `one ${names[0]}` : `${names.length} arguments (${names.join(' ')})`}`, {
+          hint: `run \`ofa ${spec.name} --help\``,
+        });
       }
       positionals.push(token);
       continue;
@@ -132,15 +150,22 @@ function booleanValue(command: string, name: string, raw: string): boolean {
 function convert(command: string, name: string, flag: FlagSpec, raw: string, previous: ParsedFlags[string]): ParsedFlags[string] {
   const bad = (allowed: string) =>
     new OfaError('E_ARGS', `ofa ${command}: --${name} ${JSON.stringify(raw)} is not valid; allowed: ${allowed}`, { hint: `run \`ofa ${command} --help\`` });
+  const inRange = (value: number, min: number | undefined, max: number | undefined, what: string): number => {
+    if ((min !== undefined && value < min) || (max !== undefined && value > max)) {
+      const range = min !== undefined && max !== undefined ? `from ${min} to ${max}` : min !== undefined ? `>= ${min}` : `<= ${max}`;
+      throw new OfaError('E_ARGS', `ofa ${command}: --${name} ${raw} is out of range; allowed: ${what} ${range}`, { hint: `run \`ofa ${command} --help\`` });
+    }
+    return value;
+  };
   switch (flag.type) {
     case 'int': {
       if (!/^-?\d+$/.test(raw)) throw bad('an integer');
-      return Number(raw);
+      return inRange(Number(raw), flag.min ?? INT_RANGE.min, flag.max ?? INT_RANGE.max, 'an integer');
     }
     case 'number': {
       const value = Number(raw);
       if (raw.trim() === '' || !Number.isFinite(value)) throw bad('a number');
-      return value;
+      return inRange(value, flag.min, flag.max, 'a number');
     }
     case 'list': {
       const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
@@ -162,6 +187,7 @@ export function helpText(spec: CommandSpec): string {
       const left = `  --${name}${flag.type === 'boolean' ? '' : ` ${flag.placeholder ?? flag.type.toUpperCase()}`}${flag.alias ? `, -${flag.alias}` : ''}`;
       const extras: string[] = [];
       if (flag.choices) extras.push(`one of: ${flag.choices.join(', ')}`);
+      if (flag.min !== undefined || flag.max !== undefined) extras.push(`range: ${flag.min ?? '-inf'}..${flag.max ?? 'inf'}`);
       if (flag.default !== undefined) extras.push(`default: ${Array.isArray(flag.default) ? flag.default.join(',') : flag.default}`);
       lines.push(`${left.padEnd(30)} ${flag.description}${extras.length ? ` (${extras.join('; ')})` : ''}`);
     }

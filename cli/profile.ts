@@ -6,7 +6,8 @@
 // without one of the two; `validate` and `model` print their report and write it only when asked.
 import { resolve } from 'node:path';
 import { OfaError } from '../lib/errors.ts';
-import { PRESET_NAMES, VARIANT_NAMES, DEFAULT_PRESET, DEFAULT_VARIANT, parseJson, validateConfig } from '../space/index.ts';
+import { readJsonInput } from '../lib/json.ts';
+import { PRESET_NAMES, VARIANT_NAMES, DEFAULT_PRESET, DEFAULT_VARIANT, validateConfig } from '../space/index.ts';
 // The predictor's entry is light (no runtime): its names can be read while the flags are declared.
 import { DEFAULT_DEVICES_DIR, DEFAULT_STATISTIC, LATENCY_STATISTICS } from '../profile/predict.ts';
 import { log, out, parseGroup, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.ts';
@@ -79,7 +80,7 @@ const SPECS: Record<string, CommandSpec> = {
       ...SPACE,
       out: OUT('calibration'),
       save: SAVE('calibration-<P>-<V>.json (where the predictor reads it)'),
-      subnets: { type: 'int', description: 'number of random subnets to measure (20 or more fit the MAC and parameter terms)', default: 60, placeholder: 'N', formerly: ['samples'] },
+      subnets: { type: 'int', description: 'number of random subnets to measure (20 or more fit the MAC and parameter terms)', default: 60, placeholder: 'N', formerly: ['samples'], min: 3, max: 100_000 },
       seed: { type: 'int', description: 'seed of the calibration subnets', default: 1, placeholder: 'S' },
       statistic: {
         type: 'string',
@@ -107,7 +108,7 @@ const SPECS: Record<string, CommandSpec> = {
       ...SPACE,
       out: OUT('validation report'),
       save: SAVE('validation-<P>-<V>.json'),
-      subnets: { type: 'int', description: 'number of held-out random subnets', default: 100, placeholder: 'N', formerly: ['samples'] },
+      subnets: { type: 'int', description: 'number of held-out random subnets', default: 100, placeholder: 'N', formerly: ['samples'], min: 1, max: 100_000 },
       seed: { type: 'int', description: 'seed of the held-out subnets (must differ from the calibration seed)', default: 1001, placeholder: 'S' },
       runs: { type: 'int', description: 'minimum timed runs per subnet', default: 64, placeholder: 'N' },
       'min-time': { type: 'number', description: 'minimum sampling time per subnet in seconds (longer windows catch more of the quiet moments of a shared machine)', default: 0.75, placeholder: 'S' },
@@ -372,17 +373,10 @@ async function validate(flags: ParsedFlags): Promise<number> {
 
 async function predict(positionals: string[], flags: ParsedFlags): Promise<number> {
   if (positionals.length !== 1) throw new OfaError('E_ARGS', `ofa profile predict: expected one CONFIG.json (or -), got ${positionals.length}`);
-  const { readFileSync } = await import('node:fs');
   // The predictor's own entry: no runtime is loaded to predict.
   const { loadDevice, loadPredictor } = await import('../profile/predict.ts');
-  const input = positionals[0];
-  let text: string;
-  try {
-    text = readFileSync(input === '-' ? 0 : input, 'utf8');
-  } catch (error) {
-    throw new OfaError('E_READ', `ofa profile predict: cannot read ${JSON.stringify(input)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-  const config = validateConfig(parseJson(text, input), { input });
+  const { value, input } = readJsonInput(positionals[0], 'subnet config file', { code: 'E_CONFIG', hint: 'pass a subnet config (see `ofa space sample --json`)' });
+  const config = validateConfig(value, { input });
   const options = devicesOptions(flags);
   const device = loadDevice(flags.device as string, options);
   const predictor = loadPredictor(device, config.preset, config.variant, options);

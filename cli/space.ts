@@ -1,6 +1,6 @@
 // `ofa space info | sample | validate | stats`: the search space from the command line.
-import { readFileSync } from 'node:fs';
 import { OfaError } from '../lib/errors.ts';
+import { readJsonInput } from '../lib/json.ts';
 import { createRng } from '../lib/rng.ts';
 import {
   DEFAULT_PRESET,
@@ -11,7 +11,6 @@ import {
   formatFault,
   getPreset,
   getVariant,
-  parseJson,
   resolveDimensions,
   sampleMax,
   sampleMin,
@@ -47,7 +46,7 @@ const SPECS: Record<string, CommandSpec> = {
     flags: {
       ...COMMON,
       kind: { type: 'string', description: 'which configs', default: 'random', choices: ['random', 'min', 'max', 'uniform'], placeholder: 'KIND' },
-      subnets: { type: 'int', description: 'number of random configs (--kind random)', default: 1, placeholder: 'N', formerly: ['n'] },
+      subnets: { type: 'int', description: 'number of random configs (--kind random)', default: 1, placeholder: 'N', formerly: ['n'], min: 1, max: 1_000_000 },
       seed: { type: 'int', description: 'random seed', default: 0, placeholder: 'S' },
       kernel: { type: 'int', description: 'kernel size for --kind uniform (default: the largest)', placeholder: 'K' },
       expand: { type: 'int', description: 'expand ratio for --kind uniform (default: the largest)', placeholder: 'E' },
@@ -74,7 +73,7 @@ const SPECS: Record<string, CommandSpec> = {
     usage: 'ofa space stats [--subnets N] [--seed S] [--preset P] [--variant V] [--json]',
     flags: {
       ...COMMON,
-      subnets: { type: 'int', description: 'number of random subnets (the min and max configs are added)', default: 1000, placeholder: 'N', formerly: ['n'] },
+      subnets: { type: 'int', description: 'number of random subnets (the min and max configs are added)', default: 1000, placeholder: 'N', formerly: ['n'], max: 1_000_000 },
       seed: { type: 'int', description: 'random seed', default: 0, placeholder: 'S' },
     },
     examples: ['ofa space stats --subnets 2000 --json'],
@@ -193,14 +192,11 @@ function validate(positionals: string[], required: { preset?: string; variant?: 
       hint: 'run `ofa space validate --help`',
     });
   }
-  const input = positionals[0];
-  let text: string;
-  try {
-    text = readFileSync(input === '-' ? 0 : input, 'utf8');
-  } catch (error) {
-    throw new OfaError('E_READ', `ofa space validate: cannot read ${JSON.stringify(input)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  // The shared reader (lib/json.ts): size and depth limits, binary and truncated files, named.
+  const { value, input } = readJsonInput(positionals[0], 'subnet config file', { code: 'E_CONFIG', hint: 'pass a subnet config or a list of them (see `ofa space sample --json`)' });
+  if (Array.isArray(value) && value.length === 0) {
+    throw new OfaError('E_CONFIG', `${input} holds an empty list; expected a subnet config or a non-empty list of them`, { hint: 'see `ofa space sample --json` for the form' });
   }
-  const value = parseJson(text, input === '-' ? 'standard input' : input);
   const items = Array.isArray(value) ? value : [value];
   const report = items.map((item, index) => {
     const own = findFaults(item);
@@ -214,7 +210,11 @@ function validate(positionals: string[], required: { preset?: string; variant?: 
   const bad = report.filter((r) => !r.valid);
   if (json) out(JSON.stringify({ valid: bad.length === 0, count: items.length, invalid: bad.length, results: report }, null, 2));
   else if (bad.length === 0) out(`${items.length} config${items.length === 1 ? '' : 's'} valid`);
-  else for (const r of bad) for (const fault of r.faults) process.stderr.write(`${formatFault(fault)}\n`);
+  // Each fault names the input (compiler style: `file: $.path: ...`), so that a fault is found from its line alone.
+  else {
+    const name = positionals[0] === '-' ? 'standard input' : positionals[0];
+    for (const r of bad) for (const fault of r.faults) process.stderr.write(`${name}: ${formatFault(fault)}\n`);
+  }
   return bad.length === 0 ? 0 : 2;
 }
 

@@ -51,8 +51,10 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'bigint') return String(value);
   try {
     const text = JSON.stringify(value);
+    if (text === undefined) return String(value);
     return text.length > 80 ? `${text.slice(0, 77)}...` : text;
   } catch {
-    return String(value);
+    // A cycle or nesting too deep to print (String() of such an array would recurse as deep).
+    return Array.isArray(value) ? `[a list of ${value.length}]` : `[${typeof value}]`;
   }
 }

@@ -1,9 +1,9 @@
 // Model files: a quick structural check that bytes are an ONNX model (before any runtime sees them, so
 // that a wrong file is a clear error). Input generation is profile/inputs.ts.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { OfaError } from '../lib/errors.ts';
+import { readInputBytes } from '../lib/json.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -20,10 +20,8 @@ export interface OnnxSummary {
 
 /** Reads and checks an ONNX file; errors name the file and what is wrong with it. */
 export function readOnnxFile(path: string): { bytes: Uint8Array; summary: OnnxSummary } {
-  if (!existsSync(path) || !statSync(path).isFile()) {
-    throw new OfaError('E_READ', `model file ${JSON.stringify(path)} does not exist`, { hint: 'pass the path of an .onnx file' });
-  }
-  const bytes = new Uint8Array(readFileSync(path));
+  // A folder is "a folder, not a file", not "does not exist" (lib/json.ts readInputBytes).
+  const bytes = readInputBytes(path, `model file ${JSON.stringify(path)}`, { code: 'E_READ', maxBytes: 2 ** 31, hint: 'pass the path of an .onnx file' });
   return { bytes, summary: inspectOnnx(bytes, `model file ${JSON.stringify(path)}`) };
 }
 

@@ -2,6 +2,7 @@
 // the validator walks the same schema.
 import { createHash } from 'node:crypto';
 import { OfaError, describeValue } from '../lib/errors.ts';
+import { parseJsonText } from '../lib/json.ts';
 import {
   BRANCH_MBCONV,
   PRESET_NAMES,
@@ -97,11 +98,11 @@ export function findFaults(value: unknown, options: ValidateOptions = {}): Fault
   if (!presetOk || !variantOk) {
     const ctx = { parent: record, root: record } as unknown as SchemaContext;
     if (!presetOk) {
-      if (!('preset' in record)) faults.push({ path: '$.preset', value: undefined, message: missingMessage('preset', SUBNET_SCHEMA.fields.preset, ctx) });
+      if (!Object.hasOwn(record, 'preset')) faults.push({ path: '$.preset', value: undefined, message: missingMessage('preset', SUBNET_SCHEMA.fields.preset, ctx) });
       else check(SUBNET_SCHEMA.fields.preset.schema, presetName, '$.preset', ctx, faults);
     }
     if (!variantOk) {
-      if (!('variant' in record)) faults.push({ path: '$.variant', value: undefined, message: missingMessage('variant', SUBNET_SCHEMA.fields.variant, ctx) });
+      if (!Object.hasOwn(record, 'variant')) faults.push({ path: '$.variant', value: undefined, message: missingMessage('variant', SUBNET_SCHEMA.fields.variant, ctx) });
       else check(SUBNET_SCHEMA.fields.variant.schema, variantName, '$.variant', ctx, faults);
     }
     return faults;
@@ -177,11 +178,7 @@ export function exitOf(config: SubnetConfig): number {
   return config.exit ?? STAGE_COUNT;
 }
 
-/** Parses JSON text, naming the input on failure. */
+/** Parses JSON text, naming the input on failure (lib/json.ts: depth limit, __proto__, overflow). */
 export function parseJson(text: string, input: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new OfaError('E_JSON', `${input} is not valid JSON: ${(error as Error).message}`, { hint: 'check the file contents' });
-  }
+  return parseJsonText(text, input);
 }

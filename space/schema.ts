@@ -138,8 +138,9 @@ export function check(schema: Schema, value: unknown, path: string, ctx: SchemaC
       }
       const record = value as Record<string, unknown>;
       const inner: SchemaContext = { ...ctx, parent: record, index: undefined };
+      // Own keys only: `"__proto__" in fields` is true for every object, so `in` would take it for a field.
       for (const key of Object.keys(record)) {
-        if (!(key in schema.fields)) {
+        if (!Object.hasOwn(schema.fields, key)) {
           faults.push({
             path: `${path}.${key}`,
             value: record[key],
@@ -149,7 +150,7 @@ export function check(schema: Schema, value: unknown, path: string, ctx: SchemaC
       }
       for (const [key, field] of Object.entries(schema.fields)) {
         const present = field.present(inner);
-        const has = key in record && record[key] !== undefined;
+        const has = Object.hasOwn(record, key) && record[key] !== undefined;
         if (present && !has) {
           faults.push({ path: `${path}.${key}`, value: undefined, message: missingMessage(key, field, inner) });
         } else if (!present && has) {

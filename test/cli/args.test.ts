@@ -61,3 +61,27 @@ test('every refusal is E_ARGS (exit 2) naming the flag and what to use instead',
   // Arguments where the command takes none; they are not silently dropped.
   t.regex(refusal(['5']).message, /^ofa demo: unexpected argument "5"; this command takes flags only$/);
 });
+
+test('issue 18: extra positional arguments, malformed booleans and numbers out of range are refused per flag, with its name', (t) => {
+  const ranged: CommandSpec = {
+    ...WITH_FILE,
+    flags: {
+      ...SPEC.flags,
+      subnets: { type: 'int', description: 'how many', default: 1, min: 1, max: 1000, placeholder: 'N' },
+      alpha: { type: 'number', description: 'level', min: 0, max: 0.5, placeholder: 'A' },
+    },
+  };
+  const extra = refusal(['a.json', 'b.json'], ranged);
+  t.is(extra.code, 'E_ARGS');
+  t.regex(extra.message, /^ofa demo file: unexpected argument "b\.json"; this command takes one FILE$/);
+  t.deepEqual(parseArgs({ ...ranged, positionals: ['FILE...'] }, ['a', 'b', 'c']).positionals, ['a', 'b', 'c']);
+  for (const value of ['maybe', '', 'TRUE', '2']) t.regex(refusal([`--json=${value}`]).message, new RegExp(`--json=${value} is not valid; allowed: true, false`));
+  t.regex(refusal(['--subnets', '1000000000000'], ranged).message, /^ofa demo file: --subnets 1000000000000 is out of range; allowed: an integer from 1 to 1000$/);
+  t.regex(refusal(['--subnets', '0'], ranged).message, /--subnets 0 is out of range; allowed: an integer from 1 to 1000/);
+  t.regex(refusal(['--alpha', '0.9'], ranged).message, /--alpha 0\.9 is out of range; allowed: a number from 0 to 0\.5/);
+  t.regex(refusal(['--alpha', 'Infinity'], ranged).message, /--alpha "Infinity" is not valid; allowed: a number/);
+  // Without a declared range, int flags are 0 .. 2^32-1 (counts and 32-bit seeds): no negative or unsafe integers.
+  t.regex(refusal(['--seed', '-1']).message, /--seed -1 is out of range; allowed: an integer from 0 to 4294967295/);
+  t.regex(refusal(['--seed', '99999999999999999999']).message, /--seed 99999999999999999999 is out of range/);
+  t.is(parseArgs(SPEC, ['--seed', '4294967295']).flags.seed, 4294967295);
+});
