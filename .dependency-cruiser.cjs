@@ -22,7 +22,7 @@ const MAY_IMPORT = {
   train: ['lib', 'space', 'subnet'],
   export: ['lib', 'space', 'subnet', 'train'],
   profile: ['lib', 'space', 'subnet', 'export'],
-  search: ['lib', 'space', 'train', 'profile'],
+  search: ['lib', 'space', 'train', 'export', 'profile'],
   deploy: ['lib', 'space', 'subnet', 'train', 'export', 'profile', 'search'],
   cli: ['lib', 'space', 'subnet', 'train', 'export', 'profile', 'search', 'deploy'],
 };

@@ -1,7 +1,7 @@
 // `ofa report DIR` (issue 14 item 2): regenerates DIR/report.html from DIR/deploy.json (which `ofa deploy`
 // writes, with the report, at its end). Self-contained: inline SVG plots, no script, no network.
 import { OfaError } from '../lib/errors.ts';
-import { writeReport } from '../deploy/report.ts';
+import { writeReport } from '../deploy/index.ts';
 import { helpText, out, parseArgs, type CommandSpec } from './args.ts';
 
 export const REPORT_SPEC: CommandSpec = {

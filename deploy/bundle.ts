@@ -17,7 +17,7 @@ import { configId, type SubnetConfig } from '../space/index.ts';
 import type { StaticSubnet } from '../subnet/index.ts';
 import type { DatasetSpec, ImageSet, OpenedSupernet } from '../train/index.ts';
 import { checkOnnxModel, decodeModelFile, encodeModel, exportSubnet, summarizeModel, type OnnxCheckerResult } from '../export/index.ts';
-import { deviceKnobs, measureModel, openInference, type DeviceProfile, type HostFacts, type Measurement, type RuntimeInfo } from '../profile/index.ts';
+import { deviceKnobs, measureModel, nhwcToNchw, openInference, scoreModel, type DeviceProfile, type HostFacts, type LabelledImages, type Measurement, type RuntimeInfo } from '../profile/index.ts';
 
 export const BUNDLE_FORMAT = { format: 'ofav2/deploy-bundle', formatVersion: 1 } as const;
 
@@ -161,28 +161,6 @@ function imageSetHash(set: ImageSet): string {
   return hash.digest('hex');
 }
 
-/** NHWC float32 images (as the trainer feeds them) to ONNX's NCHW. */
-export function nhwcToNchw(images: Float32Array, count: number, resolution: number, channels: number): Float32Array {
-  const out = new Float32Array(images.length);
-  const plane = resolution * resolution;
-  for (let n = 0; n < count; n++) {
-    const base = n * plane * channels;
-    for (let p = 0; p < plane; p++) for (let c = 0; c < channels; c++) out[base + c * plane + p] = images[base + p * channels + c];
-  }
-  return out;
-}
-
-function argmaxRows(logits: Float32Array, rows: number): Int32Array {
-  const classes = logits.length / rows;
-  const out = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let best = 0;
-    for (let k = 1; k < classes; k++) if (logits[r * classes + k] > logits[r * classes + best]) best = k;
-    out[r] = best;
-  }
-  return out;
-}
-
 function checkOptions(options: BundleOptions): Required<Pick<BundleOptions, 'maxTries' | 'recalibrationImages' | 'verifyImages' | 'tolerance' | 'scoreBatch' | 'seed'>> {
   const resolved = {
     maxTries: options.maxTries ?? BUNDLE_DEFAULTS.maxTries,
@@ -273,29 +251,11 @@ async function verify(options: BundleOptions, prepared: Prepared, config: Subnet
   }
 }
 
-/**
- * Top-1 of an ONNX model run by onnxruntime on `device`, over the first `limit` images of `set` (all by
- * default) as the evaluation feeds them at `resolution`, in batches of `batch` images.
- */
-export async function scoreModel(model: Uint8Array, device: DeviceProfile, set: ImageSet, spec: DatasetSpec, resolution: number, options: { limit?: number; batch?: number; seed?: number } = {}): Promise<{ top1: number; images: number }> {
+/** The first `limit` images of a set as the evaluation feeds them at `resolution`, with their labels. */
+async function labelledImages(set: ImageSet, spec: DatasetSpec, resolution: number, options: { limit?: number; seed?: number }): Promise<LabelledImages> {
   const { imagesAt } = await import('../train/index.ts');
-  const { images, labels } = imagesAt(set, spec, resolution, { limit: options.limit, seed: options.seed });
-  const pixels = resolution * resolution * spec.channels;
-  const batch = options.batch ?? BUNDLE_DEFAULTS.scoreBatch;
-  const session = await openInference(model, device);
-  let correct = 0;
-  try {
-    for (let start = 0; start < labels.length; start += batch) {
-      const take = Math.min(batch, labels.length - start);
-      const slice = images.subarray(start * pixels, (start + take) * pixels);
-      const outputs = await session.run([{ name: session.inputs[0].name, data: nhwcToNchw(slice, take, resolution, spec.channels), dims: [take, spec.channels, resolution, resolution] }]);
-      const predicted = argmaxRows(outputs[session.outputs[0].name].data, take);
-      for (let i = 0; i < take; i++) if (predicted[i] === labels[start + i]) correct++;
-    }
-  } finally {
-    await session.dispose();
-  }
-  return { top1: labels.length > 0 ? correct / labels.length : 0, images: labels.length };
+  const { images, labels } = imagesAt(set, spec, resolution, options);
+  return { images, labels, resolution, channels: spec.channels };
 }
 
 /** Makes (or finds, already made) the bundle of one device and budget. */
@@ -341,7 +301,7 @@ export async function deployBundle(options: BundleOptions): Promise<BundleResult
       candidate = nextBelow(options.front, { predictedLatencyMs: candidate.predictedLatencyMs, measuredMs: measured.medianMs, budgetMs: options.budgetMs }, tried);
       continue;
     }
-    const score = await scoreModel(prepared.bytes, options.device, options.data.test, options.data.spec, config.resolution, { limit: options.testImages, batch: resolved.scoreBatch, seed: resolved.seed });
+    const score = await scoreModel(prepared.bytes, options.device, await labelledImages(options.data.test, options.data.spec, config.resolution, { limit: options.testImages, seed: resolved.seed }), { batch: resolved.scoreBatch });
     const summary = summarizeModel(decodeModelFile(prepared.bytes));
     const manifest: BundleManifest = {
       ...BUNDLE_FORMAT,

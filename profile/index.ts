@@ -22,6 +22,7 @@ export type { HostFacts } from './host.ts';
 export type { SampleStats } from './stats.ts';
 export { readOnnxFile, type OnnxSummary } from './model.ts';
 export { openInference, type InferenceSession } from './infer.ts';
+export { scoreModel, scoringDevice, nhwcToNchw, type ModelScore, type ScoreOptions, type LabelledImages } from './score.ts';
 export { hostFacts } from './host.ts';
 export { artifactTag } from './artifacts.ts';
 // Interleaved rounds driven by the caller (the CI gate decides as it measures), and the speed reference

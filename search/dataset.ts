@@ -21,10 +21,18 @@ export interface DatasetHeader {
   /** Images of the split each subnet is scored on. */
   images: number;
   recalibrationImages: number;
+  /**
+   * What scored the subnets: `onnxruntime` (the subnet exported with BN recalibrated, run by
+   * onnxruntime-node; the default) or `tfjs` (the supernet's own evaluation). Absent in older files: tfjs.
+   */
+  scorer?: DatasetScorer;
   /** Seed of the subnet sequence (and of the recalibration images). */
   seed: number;
   createdAt: string;
 }
+
+export type DatasetScorer = 'onnxruntime' | 'tfjs';
+export const DATASET_SCORERS: readonly DatasetScorer[] = ['onnxruntime', 'tfjs'];
 
 /** The supernet a data set (and a predictor fitted on it) was measured on. */
 export interface SupernetRecord {
@@ -84,6 +92,7 @@ function headerFault(value: unknown): string | undefined {
   const header = value as Record<string, unknown>;
   for (const field of ['preset', 'variant', 'split'] as const) if (typeof header[field] !== 'string') return `field "${field}" is ${describeValue(header[field])}; expected a string`;
   for (const field of ['images', 'recalibrationImages', 'seed'] as const) if (typeof header[field] !== 'number') return `field "${field}" is ${describeValue(header[field])}; expected a number`;
+  if (header.scorer !== undefined && !DATASET_SCORERS.includes(header.scorer as DatasetScorer)) return `field "scorer" is ${describeValue(header.scorer)}; allowed: ${DATASET_SCORERS.join(', ')}`;
   const supernet = header.supernet as Record<string, unknown> | undefined;
   if (typeof supernet !== 'object' || supernet === null || typeof supernet.checksum !== 'string') return `field "supernet" has no "checksum"`;
   return undefined;
@@ -187,6 +196,8 @@ export interface MeasureDatasetOptions {
   workers?: number;
   /** Subnets per evaluation call, written after each (default 8): what a kill can lose. */
   chunkSize?: number;
+  /** Default onnxruntime (DatasetHeader.scorer). */
+  scorer?: DatasetScorer;
   /** Name of the split `data.set` is (recorded; default 'validation'). */
   split?: string;
   /** Stop after this many newly measured subnets (tests: a kill). */
@@ -207,7 +218,7 @@ export interface MeasureDatasetResult {
 }
 
 /** What the data set needs of an opened supernet (train/index.ts openSupernet). */
-export type DatasetSupernet = Pick<OpenedSupernet, 'facts' | 'evaluateMany'>;
+export type DatasetSupernet = Pick<OpenedSupernet, 'facts' | 'evaluateMany' | 'subnet'>;
 
 function headerFor(supernet: DatasetSupernet, data: EvalData, options: MeasureDatasetOptions): DatasetHeader {
   const { facts } = supernet;
@@ -219,6 +230,7 @@ function headerFor(supernet: DatasetSupernet, data: EvalData, options: MeasureDa
     split: options.split ?? 'validation',
     images: Math.min(data.set.count, options.maxImages ?? data.set.count),
     recalibrationImages: options.recalibrationImages ?? 2000,
+    scorer: options.scorer ?? 'onnxruntime',
     seed: options.seed,
     createdAt: new Date().toISOString(),
   };
@@ -229,6 +241,7 @@ function checkResumable(file: string, found: DatasetHeader, wanted: DatasetHeade
   const differences: string[] = [];
   if (found.preset !== wanted.preset || found.variant !== wanted.variant) differences.push(`space ${found.preset}/${found.variant} (now ${wanted.preset}/${wanted.variant})`);
   if (found.supernet.checksum !== wanted.supernet.checksum) differences.push(`supernet ${found.supernet.checksum} (now ${wanted.supernet.checksum}, ${wanted.supernet.dir})`);
+  if ((found.scorer ?? 'tfjs') !== wanted.scorer) differences.push(`scorer ${found.scorer ?? 'tfjs'} (now ${wanted.scorer})`);
   for (const field of ['split', 'images', 'recalibrationImages', 'seed'] as const) {
     if (found[field] !== wanted[field]) differences.push(`${field} ${describeValue(found[field])} (now ${describeValue(wanted[field])})`);
   }
@@ -274,12 +287,10 @@ export async function measureAccuracyDataset(supernet: DatasetSupernet, data: Ev
   for (let start = 0; start < limit; start += chunkSize) {
     const chunk = pending.slice(start, Math.min(limit, start + chunkSize));
     const chunkStarted = performance.now();
-    const results = await supernet.evaluateMany(chunk, data, {
-      recalibrationImages: wanted.recalibrationImages,
-      maxImages: options.maxImages,
-      seed: options.seed,
-      workers: options.workers,
-    });
+    const results =
+      wanted.scorer === 'tfjs'
+        ? await supernet.evaluateMany(chunk, data, { recalibrationImages: wanted.recalibrationImages, maxImages: options.maxImages, seed: options.seed, workers: options.workers })
+        : await scoreWithOnnxruntime(supernet, chunk, data, wanted, options);
     const seconds = (performance.now() - chunkStarted) / 1000 / chunk.length;
     const rows: DatasetRow[] = results.map((result) => {
       const cost = subnetCost(result.config);
@@ -293,6 +304,24 @@ export async function measureAccuracyDataset(supernet: DatasetSupernet, data: Ev
   }
   const totalSeconds = (performance.now() - started) / 1000;
   return { file, total: skipped + measured, skipped, measured, repaired, seconds: totalSeconds, secondsPerSubnet: measured > 0 ? totalSeconds / measured : 0 };
+}
+
+/**
+ * Each subnet's static weights with BN recalibrated (ofav2.md s3: the same images and seed as the tfjs
+ * evaluation), exported to ONNX and scored by onnxruntime-node on every core (`workers` threads when given).
+ */
+async function scoreWithOnnxruntime(supernet: DatasetSupernet, chunk: readonly SubnetConfig[], data: EvalData, wanted: DatasetHeader, options: MeasureDatasetOptions): Promise<{ id: string; config: SubnetConfig; top1: number; loss: number; images: number }[]> {
+  const [{ encodeModel, exportSubnet }, { scoreModel, scoringDevice }, { imagesAt }] = await Promise.all([import('../export/index.ts'), import('../profile/index.ts'), import('../train/index.ts')]);
+  const device = scoringDevice(options.workers);
+  const results = [];
+  for (const config of chunk) {
+    const subnet = supernet.subnet(config, { recalibrate: { images: data.calibration, spec: data.spec, count: wanted.recalibrationImages, seed: wanted.seed } });
+    const model = encodeModel(exportSubnet(subnet, { source: supernet.facts.checksum }));
+    const { images, labels } = imagesAt(data.set, data.spec, config.resolution, { limit: options.maxImages, seed: wanted.seed });
+    const score = await scoreModel(model, device, { images, labels, resolution: config.resolution, channels: data.spec.channels });
+    results.push({ id: configId(config), config, top1: score.top1, loss: score.loss, images: score.images });
+  }
+  return results;
 }
 
 /** Appends whole lines and syncs them to disk (a kill leaves at most one line without its newline). */

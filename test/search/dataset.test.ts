@@ -102,3 +102,24 @@ test.serial('a resume with other settings is refused, naming the file and what d
   appendFileSync(file, 'not json\n');
   await t.throwsAsync(measureAccuracyDataset(supernet, evalData, options(file)), { code: 'E_ACCURACY_DATA', message: new RegExp(`${file} line 4 is not valid JSON`) } as never);
 });
+
+test.serial('the onnxruntime scorer (export with BN recalibrated, onnxruntime-node) agrees with the tfjs evaluation subnet by subnet; files of one scorer do not resume with the other', async (t) => {
+  const dir = tempDir();
+  const ort = join(dir, 'ort.jsonl');
+  const tfjs = join(dir, 'tfjs.jsonl');
+  await measureAccuracyDataset(supernet, evalData, options(ort, { scorer: 'onnxruntime' }));
+  await measureAccuracyDataset(supernet, evalData, options(tfjs, { scorer: 'tfjs' }));
+  const a = readAccuracyDataset(ort);
+  const b = readAccuracyDataset(tfjs);
+  t.is(a.header.scorer, 'onnxruntime');
+  t.is(b.header.scorer, 'tfjs');
+  t.deepEqual(a.rows.map((row) => row.id), b.rows.map((row) => row.id));
+  for (const [i, row] of a.rows.entries()) {
+    const other = b.rows[i];
+    t.true(Math.abs(row.top1 - other.top1) <= 1 / 16 + 1e-9, `${row.id}: top-1 ${row.top1} vs ${other.top1}`);
+    t.true(Math.abs(row.loss - other.loss) <= 1e-3 * Math.max(1, Math.abs(other.loss)), `${row.id}: loss ${row.loss} vs ${other.loss}`);
+    t.is(row.images, other.images);
+  }
+  t.true(a.rows.filter((row, i) => row.top1 === b.rows[i].top1).length >= a.rows.length - 1, 'top-1 equal but for at most one near-tie');
+  await t.throwsAsync(measureAccuracyDataset(supernet, evalData, options(ort, { scorer: 'tfjs' })), { code: 'E_ACCURACY_DATA_MISMATCH', message: /scorer onnxruntime \(now tfjs\)/ } as never);
+});
