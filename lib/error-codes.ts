@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   E_JSON: badInput('an input is not valid JSON'),
   E_OUTPUT_DIR: badInput('the folder an output would be written to does not exist'),
   E_ARTIFACT_FORMAT: badInput('a JSON artifact without the expected format tag or with another format version'),
+  E_ARTIFACT_MISMATCH: badInput('a latency table, calibration or validation made for another device, preset or variant than it is used with'),
 
   // The search space (space/).
   E_PRESET: badInput('an unknown preset'),
@@ -106,6 +107,9 @@ export const ERROR_CODES = {
   E_RUNTIME_UNIMPLEMENTED: failure('a runtime feature that is not implemented yet'),
   E_EP_UNAVAILABLE: failure('the execution provider cannot start on this host (no silent fallback)'),
   E_SESSION: failure('the runtime could not create a session'),
+  E_BROWSER: failure('the browser of a browser runtime failed: it did not launch or connect, its page crashed or closed, or the page reported an error'),
+  E_BROWSER_TIMEOUT: failure('a browser page that gave no answer and no sign of life within its time limit (a hung page)'),
+  E_SERVER_BIND: badInput('a model server asked to listen on a non-loopback address without allowNonLoopback'),
   E_DIM: badInput('a --dim value that is not a positive integer'),
   E_DIM_UNKNOWN: badInput('a --dim for a symbolic dimension the model does not have'),
   E_DIM_UNSET: badInput('a symbolic dimension of the model left without a value'),
@@ -118,6 +122,7 @@ export const ERROR_CODES = {
   E_LUT_OUTDATED: failure('a latency table built by an older version, without the figures asked for'),
   E_CALIBRATION: badInput('a calibration file that cannot be read or is not valid'),
   E_CALIBRATION_MISSING: badInput('a device with no calibration for the preset and variant'),
+  E_PREDICTION: badInput("a predicted latency that is not a finite number of ms > 0: the table or calibration that produced it is wrong for the subnet (the error names its terms)"),
   E_PREDICTOR_SPACE: badInput("a subnet of another preset or variant than the predictor's table"),
   E_SEED: badInput('a seed that must differ (held-out subnets need another seed than the calibration)'),
   E_SPACE_SMALL: badInput('a search space with fewer distinct subnets than asked for'),

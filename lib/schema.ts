@@ -178,3 +178,9 @@ export const count = () => z.int().nonnegative();
 export const text = () => z.string().min(1);
 /** The format tag fields every JSON artifact starts with (pipeline.md). */
 export const formatTag = <F extends string, V extends number>(tag: { format: F; formatVersion: V }) => ({ format: z.literal(tag.format), formatVersion: z.literal(tag.formatVersion) });
+/**
+ * A string from `values`, typed as string (a preset or variant name: the types elsewhere say string, and
+ * the list lives in space/).
+ */
+export const oneOf = (values: readonly string[]) =>
+  z.string().refine((value) => values.includes(value), { message: `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}` });

@@ -18,9 +18,10 @@ import {
   predictorQuality,
   tableSum,
   type Calibration,
+  type FittedCalibration,
   type CalibrationPoint,
-  type PredictorQuality,
 } from './predictor.ts';
+import type { ValidationResult } from './validation.ts';
 import { cachedSubnetModel, referenceConfig, referenceModel } from './reference.ts';
 import { median } from './stats.ts';
 import { DEFAULT_STATISTIC, loadTable, statisticOf, type LatencyStatistic, type LatencyTable, type Protocol, type ReferenceRecord } from './table.ts';
@@ -155,7 +156,7 @@ async function measureSubnets(
 export interface CalibrateResult {
   /** Where it was written (options.out), if anywhere. */
   file?: string;
-  calibration: Calibration;
+  calibration: FittedCalibration;
 }
 
 export async function calibrateDevice(options: CalibrateOptions): Promise<CalibrateResult> {
@@ -172,7 +173,7 @@ export async function calibrateDevice(options: CalibrateOptions): Promise<Calibr
   const points = measured.map((p) => ({ ...p, measuredMs: p.referenceMs ? (p.measuredMs * calibrationReferenceMs) / p.referenceMs : p.measuredMs }));
   const coefficients = fitCalibration(points);
   const mape = (predict: (p: MeasuredSubnet) => number) => points.reduce((s, p) => s + Math.abs(predict(p) - p.measuredMs) / p.measuredMs, 0) / points.length;
-  const calibration: Calibration = {
+  const calibration: FittedCalibration = {
     ...artifactTag('calibration'),
     device: options.device.name,
     preset: options.preset,
@@ -193,31 +194,6 @@ export async function calibrateDevice(options: CalibrateOptions): Promise<Calibr
   return { ...(options.out ? { file: options.out } : {}), calibration };
 }
 
-export interface ValidationResult extends ArtifactTag<'validation'> {
-  device: string;
-  preset: string;
-  variant: string;
-  seed: number;
-  calibrationSeed: number;
-  /** The figure of the timed runs predicted and measured (the calibration's). */
-  statistic: LatencyStatistic;
-  protocol: Protocol;
-  host: HostFacts;
-  quality: PredictorQuality;
-  /** The same figures for the uncalibrated table sum. */
-  rawSum: PredictorQuality;
-  /**
-   * The speed reference measured in every validation chunk: `factors` is its latency now over its
-   * latency when the calibration was measured (the shared machine's drift; 1 = same speed), and `quality` the
-   * figures of prediction x factor. Reported beside, never instead of, the plain figures.
-   */
-  drift: { reference?: ReferenceRecord; factors: number[]; passes: number[]; quality: PredictorQuality };
-  measuredRangeMs: [number, number];
-  seconds: number;
-  /** measuredMs is the statistic's figure; medianMs the median of the same runs. */
-  subnets: { configId: string; measuredMs: number; medianMs: number; predictedMs: number; tableSumMs: number; blocks: number }[];
-}
-
 export async function validatePredictor(options: SubnetRunOptions & { calibration?: Calibration }): Promise<ValidationResult> {
   const started = process.hrtime.bigint();
   const table = options.table ?? loadTable(options.device, options.preset, options.variant, options.devices);
@@ -233,7 +209,7 @@ export async function validatePredictor(options: SubnetRunOptions & { calibratio
   const protocol = resolveProtocol({ minTimeMs: 750, ...options.protocol });
   const host = hostFacts();
   // Held out: a different seed, and no network the calibration measured.
-  const configs = randomSubnets(options.preset, options.variant, options.count, options.seed, new Set(calibration.points.map((p) => p.configId)));
+  const configs = randomSubnets(options.preset, options.variant, options.count, options.seed, new Set((calibration.points ?? []).map((p) => p.configId)));
   const statistic = calibration.statistic ?? 'median';
   // Speeds are against the calibration's (its predictions are at that speed); older files: the table's.
   const targetReferenceMs = statisticOf(calibration.reference ?? table.reference, statistic);
@@ -247,7 +223,7 @@ export async function validatePredictor(options: SubnetRunOptions & { calibratio
     preset: options.preset,
     variant: options.variant,
     seed: options.seed,
-    calibrationSeed: calibration.seed,
+    ...(calibration.seed !== undefined ? { calibrationSeed: calibration.seed } : {}),
     statistic,
     protocol,
     host,
@@ -267,7 +243,5 @@ export async function validatePredictor(options: SubnetRunOptions & { calibratio
   return result;
 }
 
-/** <device data dir>/validation-<preset>-<variant>.json: where `--save` writes a validation. */
-export function validationPath(device: DeviceProfile, preset: string, variant: string, options: DevicesOptions = {}): string {
-  return join(deviceDataDir(device, options), `validation-${preset}-${variant}.json`);
-}
+// The validation file's schema, type and path live with its reader (validation.ts, light like the predictor).
+export { validationPath, type ValidationResult } from './validation.ts';

@@ -3,11 +3,14 @@
 // adding one file; errors name the JSON path, the bad value and the allowed values. The allowed runtimes
 // and execution providers are the registry's (profile/runtimes/index.ts). The measured tables live
 // beside the file, in <devices>/<name>/.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { OfaError, describeValue } from '../lib/errors.ts';
+import { readJsonFile } from '../lib/json.ts';
+import { z } from '../lib/schema.ts';
 import { RUNTIMES, RUNTIME_NAMES, findRuntime } from './runtimes/index.ts';
 export const EXECUTION_MODES = ['sequential', 'parallel'] as const;
+const DEVICE_NAME = /^[a-z0-9][a-z0-9._-]*$/;
 export const GRAPH_OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'] as const;
 
 export interface SessionSettings {
@@ -85,12 +88,13 @@ function object(what: string, fields: Record<string, FieldRule>): FieldRule['che
     }
     const record = value as Record<string, unknown>;
     for (const key of Object.keys(record)) {
-      if (!(key in fields)) {
+      // Own keys only: `"__proto__" in fields` is true for every object.
+      if (!Object.hasOwn(fields, key)) {
         faults.push({ path: `${path}.${key}`, value: record[key], message: `unknown field "${key}" in ${what}; allowed fields: ${Object.keys(fields).join(', ')}` });
       }
     }
     for (const [key, rule] of Object.entries(fields)) {
-      if (!(key in record) || record[key] === undefined) {
+      if (!Object.hasOwn(record, key) || record[key] === undefined) {
         if (rule.required) faults.push({ path: `${path}.${key}`, value: undefined, message: `missing field "${key}" (required)` });
         continue;
       }
@@ -112,7 +116,7 @@ const SESSION_RULES = {
 
 const DEVICE_RULES: Record<string, FieldRule> = {
   $schema: optional(text('$schema')),
-  name: required(text('device name', /^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, ".", "_" or "-"')),
+  name: required(text('device name', DEVICE_NAME, 'lower-case letters, digits, ".", "_" or "-"')),
   description: required(text('description')),
   runtime: required(choice('runtime', () => RUNTIME_NAMES)),
   executionProvider: required(
@@ -127,7 +131,7 @@ const DEVICE_RULES: Record<string, FieldRule> = {
       return;
     }
     for (const [key, item] of Object.entries(value)) {
-      if (!['string', 'number', 'boolean'].includes(typeof item)) {
+      if (!['string', 'number', 'boolean'].includes(typeof item) || (typeof item === 'number' && !Number.isFinite(item))) {
         faults.push({ path: `${path}.${key}`, value: item, message: 'an execution provider option must be a string, number or boolean' });
       }
     }
@@ -140,8 +144,8 @@ const DEVICE_RULES: Record<string, FieldRule> = {
       return;
     }
     value.forEach((item, i) => {
-      if (typeof item !== 'number' || !Number.isFinite(item) || item <= 0) {
-        faults.push({ path: `${path}[${i}]`, value: item, message: 'a latency budget must be a positive number of milliseconds' });
+      if (typeof item !== 'number' || !Number.isFinite(item) || item <= 0 || item > 3_600_000) {
+        faults.push({ path: `${path}[${i}]`, value: item, message: 'a latency budget must be a positive number of milliseconds, at most 3600000 (one hour)' });
       } else if (i > 0 && typeof value[i - 1] === 'number' && item <= value[i - 1]) {
         faults.push({ path: `${path}[${i}]`, value: item, message: `latency budgets must be strictly ascending (previous ${value[i - 1]})` });
       }
@@ -156,8 +160,10 @@ export function findDeviceFaults(value: unknown): DeviceFault[] {
     return [{ path: '$', value, message: `a device profile must be a JSON object (got ${typeName(value)})` }];
   }
   const root = value as Record<string, unknown>;
-  object('device profile', DEVICE_RULES)(value, '$', faults, root);
   const runtime = typeof root.runtime === 'string' ? findRuntime(root.runtime) : undefined;
+  // Fields only the device's runtime takes (Runtime.deviceFields, e.g. chromium's `browser`): its deviceFaults checks them.
+  const runtimeFields = Object.fromEntries((runtime?.deviceFields ?? []).map((field) => [field, optional(() => {})]));
+  object('device profile', { ...DEVICE_RULES, ...runtimeFields })(value, '$', faults, root);
   if (runtime?.deviceFaults) faults.push(...runtime.deviceFaults(root));
   return faults;
 }
@@ -203,12 +209,8 @@ export function loadDevice(nameOrPath: string, options: DevicesOptions = {}): De
       hint: `add a JSON file to ${devicesDir} (copy the checkout's devices/cpu-1t.json), pass a path to one, or choose the folder with --devices-dir`,
     });
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new OfaError('E_DEVICE', `device file ${file} is not valid JSON: ${(error as Error).message}`, { hint: 'check the file contents' });
-  }
+  // The shared reader (lib/json.ts): size and depth limits, binary or truncated files, named.
+  const parsed = readJsonFile(file, `device file ${file}`, { code: 'E_DEVICE', hint: "compare with the checkout's devices/cpu-1t.json" });
   const device = validateDevice(parsed, `device file ${file}`);
   if (!isPath && device.name !== nameOrPath) {
     throw new OfaError('E_DEVICE', `device file ${file}: $.name ${JSON.stringify(device.name)} must equal the file name ${JSON.stringify(nameOrPath)}`, {
@@ -237,6 +239,26 @@ export function deviceDataDir(device: DeviceProfile, options: DevicesOptions = {
 
 /** The device's settings that change a measurement (recorded with every table and measurement). */
 export type DeviceKnobs = Omit<DeviceProfile, 'file' | 'description' | 'latencyBudgetsMs'>;
+
+/**
+ * The knobs as a table or a gate result records them, for their readers' schemas. The device file itself
+ * keeps its hand-written validator above (its messages name each setting in words); this schema is
+ * checked against the same DeviceProfile type, so the two cannot drift apart.
+ */
+export const DEVICE_KNOBS_SCHEMA: z.ZodType<DeviceKnobs> = z.strictObject({
+  name: z.string().regex(DEVICE_NAME),
+  runtime: z.string().min(1),
+  executionProvider: z.string().min(1),
+  executionProviderOptions: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  session: z.strictObject({
+    intraOpNumThreads: z.int().min(1).max(256),
+    interOpNumThreads: z.int().min(1).max(256),
+    executionMode: z.enum(EXECUTION_MODES),
+    graphOptimizationLevel: z.enum(GRAPH_OPTIMIZATION_LEVELS),
+    allowSpinning: z.boolean(),
+  }),
+  batchSize: z.int().min(1).max(4096),
+});
 
 export function deviceKnobs(device: DeviceProfile): DeviceKnobs {
   return {

@@ -1,19 +1,21 @@
 // Host facts recorded with every measurement and table (pipeline.md: CPU model, cores, runtime version, date).
 import { cpus, loadavg, totalmem, hostname, release } from 'node:os';
+import { z } from '../lib/schema.ts';
 
-export interface HostFacts {
-  cpuModel: string;
-  logicalCores: number;
-  platform: string;
-  arch: string;
-  osRelease: string;
-  hostname: string;
-  totalMemoryMiB: number;
-  nodeVersion: string;
+export const HOST_FACTS_SCHEMA = z.strictObject({
+  cpuModel: z.string(),
+  logicalCores: z.int().min(1),
+  platform: z.string(),
+  arch: z.string(),
+  osRelease: z.string(),
+  hostname: z.string(),
+  totalMemoryMiB: z.number().nonnegative(),
+  nodeVersion: z.string(),
   /** 1-minute load average when the measurement started: a shared, noisy machine shows here. */
-  loadAverage1m: number;
-  date: string;
-}
+  loadAverage1m: z.number().nonnegative(),
+  date: z.string(),
+});
+export type HostFacts = z.infer<typeof HOST_FACTS_SCHEMA>;
 
 export function hostFacts(): HostFacts {
   const list = cpus();

@@ -36,11 +36,13 @@ export {
   loadCalibration,
   calibrationPath,
   predictorQuality,
+  checkPrediction,
   type LatencyPredictor,
   type Prediction,
   type TableSum,
   type Calibration,
   type CalibrationCoefficients,
-  type PredictorQuality,
 } from './predictor.ts';
+export type { PredictorQuality } from './validation.ts';
+export { readValidation, loadValidation, validationPath, type ValidationResult } from './validation.ts';
 export { ARTIFACT_FORMATS, type ArtifactKind } from './artifacts.ts';

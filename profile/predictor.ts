@@ -20,57 +20,76 @@
 //
 // A search makes hundreds of thousands of predictions: this file (and everything it imports) loads no
 // runtime, ONNX library or training engine (test/profile/predict.test.ts checks the loaded modules).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { OfaError } from '../lib/errors.ts';
-import { blockKey, blocksOfGeometry, geometryCost, subnetGeometry, type SubnetConfig } from '../space/index.ts';
-import { checkArtifact, type ArtifactTag } from './artifacts.ts';
+import { readJsonFile } from '../lib/json.ts';
+import { count, formatTag, oneOf, parseWith, text, z } from '../lib/schema.ts';
+import { PRESET_NAMES, VARIANT_NAMES, blockKey, blocksOfGeometry, geometryCost, subnetGeometry, type SubnetConfig } from '../space/index.ts';
+import { ARTIFACT_FORMATS, checkArtifact } from './artifacts.ts';
 import { deviceDataDir, type DeviceProfile, type DevicesOptions } from './device.ts';
 import { leastSquares, spearman } from './stats.ts';
-import { DEFAULT_STATISTIC, entryMs, loadTable, type LatencyStatistic, type LatencyTable, type ReferenceRecord } from './table.ts';
+import type { PredictorQuality } from './validation.ts';
+import { DEFAULT_STATISTIC, MAX_LATENCY_MS, REFERENCE_SCHEMA, checkMadeFor, entryMs, latencyMs, loadTable, tablePath, type LatencyStatistic, type LatencyTable } from './table.ts';
 
-export interface CalibrationCoefficients {
-  scale: number;
-  perBlockMs: number;
-  offsetMs: number;
+/** A coefficient's largest magnitude: a fit on ms-scale latencies gives figures near 1; beyond is garbage. */
+const MAX_COEFFICIENT = 1e6;
+const coefficient = () => z.number().min(-MAX_COEFFICIENT).max(MAX_COEFFICIENT);
+
+export const CALIBRATION_COEFFICIENTS_SCHEMA = z.strictObject({
+  /** The table sum's factor: > 0 (fitCalibration only keeps fits with a positive scale). */
+  scale: z.number().positive().max(MAX_COEFFICIENT),
+  perBlockMs: coefficient(),
+  offsetMs: coefficient(),
   /** Per million MACs and per million deployed parameters of the whole subnet (absent: 0). */
-  perMegaMacMs?: number;
-  perMegaParamMs?: number;
-}
+  perMegaMacMs: coefficient().optional(),
+  perMegaParamMs: coefficient().optional(),
+});
+export type CalibrationCoefficients = z.infer<typeof CALIBRATION_COEFFICIENTS_SCHEMA>;
 
-export interface CalibrationPoint {
-  configId: string;
+export const CALIBRATION_POINT_SCHEMA = z.strictObject({
+  configId: text(),
   /** As measured (the fit scales it by the calibration's reference over its chunk's: reference.ts). */
-  measuredMs: number;
+  measuredMs: latencyMs(),
   /** The speed reference's figure (the calibration's statistic) in the same chunk (reference.ts). */
-  referenceMs?: number;
-  tableSumMs: number;
-  blocks: number;
-  megaMacs?: number;
-  megaParams?: number;
-}
+  referenceMs: latencyMs().optional(),
+  tableSumMs: latencyMs(),
+  blocks: z.int().min(1),
+  megaMacs: z.number().nonnegative().optional(),
+  megaParams: z.number().nonnegative().optional(),
+});
+export type CalibrationPoint = z.infer<typeof CALIBRATION_POINT_SCHEMA>;
 
-export interface Calibration extends ArtifactTag<'calibration'> {
-  device: string;
-  preset: string;
-  variant: string;
-  model: string;
-  coefficients: CalibrationCoefficients;
+/**
+ * A calibration file. What the predictor uses is required (tag, the device and space it was fitted for,
+ * the coefficients); the fit's record (seed, points, quality, dates) is what `ofa profile calibrate`
+ * writes and is checked when present: a hand-made calibration may leave it out.
+ */
+export const CALIBRATION_SCHEMA = z.strictObject({
+  ...formatTag(ARTIFACT_FORMATS.calibration),
+  device: text(),
+  preset: oneOf(PRESET_NAMES),
+  variant: oneOf(VARIANT_NAMES),
+  coefficients: CALIBRATION_COEFFICIENTS_SCHEMA,
   /** The figure of the timed runs that was fitted and is predicted (lut.ts); absent = median (older files). */
-  statistic?: LatencyStatistic;
+  statistic: z.enum(['min', 'median']).optional(),
+  model: z.string().optional(),
   /** Measuring passes per chunk of subnets (a chunk measured off the table's speed is measured again). */
-  passes?: number[];
-  seed: number;
-  subnets: number;
-  fit: { mape: number; rawSumMape: number };
+  passes: z.array(z.int().min(1)).optional(),
+  seed: count().optional(),
+  subnets: count().optional(),
+  fit: z.strictObject({ mape: z.number().nonnegative(), rawSumMape: z.number().nonnegative() }).optional(),
   /** When the table the calibration was fitted on was last extended (a rebuilt table needs a new fit). */
-  tableRuns: number;
+  tableRuns: count().optional(),
   /** The table's reference speed, and the reference as this calibration saw it: the speed its predictions are at. */
-  tableReference?: ReferenceRecord;
-  reference?: ReferenceRecord;
-  date: string;
-  points: CalibrationPoint[];
-}
+  tableReference: REFERENCE_SCHEMA.optional(),
+  reference: REFERENCE_SCHEMA.optional(),
+  date: z.string().optional(),
+  points: z.array(CALIBRATION_POINT_SCHEMA).optional(),
+});
+export type Calibration = z.infer<typeof CALIBRATION_SCHEMA>;
+/** A calibration as `ofa profile calibrate` writes it: its fit's record complete. */
+export type FittedCalibration = Calibration & Required<Pick<Calibration, 'statistic' | 'model' | 'passes' | 'seed' | 'subnets' | 'fit' | 'tableRuns' | 'date' | 'points'>>;
 
 export interface TableSum {
   tableSumMs: number;
@@ -152,22 +171,26 @@ export function calibrationPath(device: DeviceProfile, preset: string, variant: 
   return join(deviceDataDir(device, options), `calibration-${preset}-${variant}.json`);
 }
 
-/** Reads a calibration file, checking its format tag. */
+const CALIBRATION_HINT = 'run `ofa profile calibrate --save` again';
+
+/** Reads a calibration file: the shared JSON reader, its format tag, then CALIBRATION_SCHEMA. */
 export function readCalibration(file: string): Calibration {
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new OfaError('E_CALIBRATION', `calibration ${file} cannot be read: ${(error as Error).message}`, { hint: 'run `ofa profile calibrate --save` again' });
-  }
-  checkArtifact(value, 'calibration', `calibration ${file}`, 'run `ofa profile calibrate --save` again');
-  return value as Calibration;
+  const input = `calibration ${file}`;
+  const value = readJsonFile(file, input, { code: 'E_CALIBRATION', hint: CALIBRATION_HINT });
+  checkArtifact(value, 'calibration', input, CALIBRATION_HINT);
+  return parseWith(CALIBRATION_SCHEMA, value, input, { code: 'E_CALIBRATION', hint: CALIBRATION_HINT });
 }
 
-/** The device's calibration for a space, or undefined when it has none. */
+/**
+ * The device's calibration for a space, or undefined when it has none; one fitted for another device or
+ * space is refused.
+ */
 export function loadCalibration(device: DeviceProfile, preset: string, variant: string, options: DevicesOptions = {}): Calibration | undefined {
   const file = calibrationPath(device, preset, variant, options);
-  return existsSync(file) ? readCalibration(file) : undefined;
+  if (!existsSync(file)) return undefined;
+  const calibration = readCalibration(file);
+  checkMadeFor(`calibration ${file}`, calibration, { device: device.name, preset, variant }, CALIBRATION_HINT);
+  return calibration;
 }
 
 export interface Prediction {
@@ -185,12 +208,41 @@ export interface LatencyPredictor {
   predict(config: SubnetConfig): Prediction;
 }
 
-/** The statistic is the calibration's (median for files that predate the choice), else `statistic`. */
+/**
+ * A predicted latency that cannot be a measurement (not a finite number > 0, or above MAX_LATENCY_MS) is
+ * refused before anyone prints or compares it, naming what produced it: the calibration's terms for this
+ * subnet when the table sum was sound, else the table.
+ */
+export function checkPrediction(latencyMs: number, sum: TableSum, coefficients: CalibrationCoefficients, source: { table?: string; calibration?: string }): void {
+  if (Number.isFinite(latencyMs) && latencyMs > 0 && latencyMs <= MAX_LATENCY_MS) return;
+  const shown = (value: number) => (Number.isFinite(value) ? Number(value.toPrecision(6)).toString() : String(value));
+  if (!(Number.isFinite(sum.tableSumMs) && sum.tableSumMs > 0 && sum.tableSumMs <= MAX_LATENCY_MS * sum.blocks)) {
+    throw new OfaError('E_PREDICTION', `predicted latency ${shown(latencyMs)} ms is not a latency: the table sum over ${sum.blocks} entries of ${source.table ?? 'the latency table'} is ${shown(sum.tableSumMs)} ms`, {
+      hint: 'rebuild the table with `ofa profile lut --fresh`',
+    });
+  }
+  const terms = [
+    `scale ${shown(coefficients.scale)} x table sum ${shown(sum.tableSumMs)} ms`,
+    `perBlockMs ${shown(coefficients.perBlockMs)} x ${sum.blocks} blocks`,
+    ...(coefficients.perMegaMacMs ? [`perMegaMacMs ${shown(coefficients.perMegaMacMs)} x ${shown(sum.megaMacs)} MMACs`] : []),
+    ...(coefficients.perMegaParamMs ? [`perMegaParamMs ${shown(coefficients.perMegaParamMs)} x ${shown(sum.megaParams)} Mparams`] : []),
+    `offsetMs ${shown(coefficients.offsetMs)}`,
+  ];
+  throw new OfaError('E_PREDICTION', `predicted latency ${shown(latencyMs)} ms is not a latency (allowed: > 0 and <= ${MAX_LATENCY_MS} ms): $.coefficients of ${source.calibration ?? 'the calibration'} give ${terms.join(' + ')}`, {
+    hint: 'fit the calibration again (`ofa profile calibrate --save`): it does not fit this subnet',
+  });
+}
+
+/**
+ * The statistic is the calibration's (median for files that predate the choice), else `statistic`.
+ * `source` names the table and calibration files in the errors of predictions that cannot be right.
+ */
 export function makePredictor(
   table: LatencyTable,
   calibration?: Pick<Calibration, 'coefficients' | 'statistic'>,
   device = table.device.name,
   statistic: LatencyStatistic = 'median',
+  source: { table?: string; calibration?: string } = {},
 ): LatencyPredictor {
   const coefficients = calibration?.coefficients ?? IDENTITY_CALIBRATION;
   const used: LatencyStatistic = calibration ? (calibration.statistic ?? 'median') : statistic;
@@ -203,24 +255,19 @@ export function makePredictor(
         throw new OfaError('E_PREDICTOR_SPACE', `subnet config is ${config.preset}/${config.variant}; this predictor's table is for ${table.preset}/${table.variant}`);
       }
       const sum = tableSum(config, table, used);
-      return { latencyMs: applyCalibration(sum, coefficients), ...sum, calibrated: calibration !== undefined, statistic: used };
+      const latencyMs = applyCalibration(sum, coefficients);
+      checkPrediction(latencyMs, sum, coefficients, source);
+      return { latencyMs, ...sum, calibrated: calibration !== undefined, statistic: used };
     },
   };
 }
 
 /** The device's predictor for a space: its table plus its calibration (uncalibrated when there is none). */
 export function loadPredictor(device: DeviceProfile, preset: string, variant: string, options: DevicesOptions = {}): LatencyPredictor {
-  return makePredictor(loadTable(device, preset, variant, options), loadCalibration(device, preset, variant, options), device.name, DEFAULT_STATISTIC);
-}
-
-export interface PredictorQuality {
-  subnets: number;
-  /** Share of subnets whose prediction is within +-5% / +-10% of the measured latency. */
-  within5: number;
-  within10: number;
-  /** Mean absolute percentage error, as a fraction. */
-  mape: number;
-  spearman: number;
+  return makePredictor(loadTable(device, preset, variant, options), loadCalibration(device, preset, variant, options), device.name, DEFAULT_STATISTIC, {
+    table: `latency table ${tablePath(device, preset, variant, options)}`,
+    calibration: `calibration ${calibrationPath(device, preset, variant, options)}`,
+  });
 }
 
 /** pipeline.md: the predictor's quality is the share of subnets within +-5% and +-10% of measured, and rank correlation. */

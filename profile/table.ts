@@ -1,29 +1,43 @@
 // The latency lookup table as data (ofav2.md s5, pipeline.md "Measuring latency"): what a table file holds,
 // reading it, and an entry's latency at the table's reference speed. Building one is profile/lut.ts;
 // this file is all the latency predictor needs of a table, so it imports no runtime.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { OfaError } from '../lib/errors.ts';
-import type { BlockSpec } from '../space/index.ts';
-import { artifactTag, checkArtifact, type ArtifactTag } from './artifacts.ts';
-import { deviceDataDir, type DeviceKnobs, type DeviceProfile, type DevicesOptions } from './device.ts';
-import type { HostFacts } from './host.ts';
+import { readJsonFile } from '../lib/json.ts';
+import { count, formatTag, oneOf, parseWith, text, z } from '../lib/schema.ts';
+import { PRESET_NAMES, VARIANT_NAMES, type BlockSpec } from '../space/index.ts';
+import { ARTIFACT_FORMATS, artifactTag, checkArtifact } from './artifacts.ts';
+import { DEVICE_KNOBS_SCHEMA, deviceDataDir, type DeviceProfile, type DevicesOptions } from './device.ts';
+import { HOST_FACTS_SCHEMA } from './host.ts';
+
+/**
+ * The largest latency any file may state, in ms (one hour): anything above is a corrupt figure, not a
+ * measurement, and would steer a search as surely as a negative one.
+ */
+export const MAX_LATENCY_MS = 3_600_000;
+/** A measured latency: a finite number of ms > 0 and at most MAX_LATENCY_MS. */
+export const latencyMs = () => z.number().positive().max(MAX_LATENCY_MS);
+/** A duration that may be 0 (a spread, a session's creation on a cached model). */
+const durationMs = () => z.number().nonnegative().max(MAX_LATENCY_MS);
 
 /** The measuring protocol's numbers (profile/measure.ts), as recorded with every result. */
-export interface Protocol {
-  warmupRuns: number;
-  minSamples: number;
-  minTimeMs: number;
-}
+export const PROTOCOL_SCHEMA = z.strictObject({
+  warmupRuns: count(),
+  minSamples: z.int().min(1),
+  minTimeMs: durationMs(),
+});
+export type Protocol = z.infer<typeof PROTOCOL_SCHEMA>;
 
 /** What a table, calibration or validation records of the speed reference it was measured against (profile/reference.ts). */
-export interface ReferenceRecord {
-  configId: string;
+export const REFERENCE_SCHEMA = z.strictObject({
+  configId: text(),
   /** The median over chunks of the reference's median latency: the speed the figures are scaled to. */
-  medianMs: number;
+  medianMs: latencyMs(),
   /** The same for its fastest run (the `min` statistic). */
-  minMs?: number;
-}
+  minMs: latencyMs().optional(),
+});
+export type ReferenceRecord = z.infer<typeof REFERENCE_SCHEMA>;
 
 /**
  * Which figure of a model's timed runs the predictor works with. `min`, the fastest of at least 64
@@ -40,54 +54,70 @@ export function statisticOf(record: Pick<ReferenceRecord, 'medianMs' | 'minMs'> 
   return statistic === 'min' ? record?.minMs : record?.medianMs;
 }
 
-export interface LutEntry {
+const BLOCK_KINDS = ['stem', 'layer', 'stageOutput', 'head'] as const;
+
+export const LUT_ENTRY_SCHEMA = z.strictObject({
   /** Median of the timed runs, ms, as measured. */
-  medianMs: number;
+  medianMs: latencyMs(),
   /** Fastest timed run, ms, as measured (absent in older tables). */
-  minMs?: number;
+  minMs: latencyMs().optional(),
   /**
    * Median (and fastest run) of the speed reference measured interleaved in the same chunk
    * (reference.ts). The predictor sums medianMs * table.reference.medianMs / referenceMs (or the same
    * with the minima): the entry at the table's speed.
    */
-  referenceMs?: number;
-  referenceMinMs?: number;
-  p90Ms: number;
-  madMs: number;
-  samples: number;
-  sessionCreateMs: number;
-  firstRunMs: number;
+  referenceMs: latencyMs().optional(),
+  referenceMinMs: latencyMs().optional(),
+  p90Ms: durationMs(),
+  madMs: durationMs(),
+  samples: z.int().min(1),
+  sessionCreateMs: durationMs(),
+  firstRunMs: durationMs(),
   /** Index into `runs`: which build session measured it (host, protocol, date). */
-  run: number;
+  run: count(),
   /** The block, as space/blocks.ts describes it (for reading the table; the key is what counts). */
-  block: BlockSpec;
-}
+  block: z.looseObject({ kind: z.enum(BLOCK_KINDS) }).transform((block) => block as unknown as BlockSpec),
+});
+export type LutEntry = z.infer<typeof LUT_ENTRY_SCHEMA>;
 
-export interface LutRun {
-  startedAt: string;
-  host: HostFacts;
-  protocol: Protocol;
-  measured: number;
+export const LUT_RUN_SCHEMA = z.strictObject({
+  startedAt: text(),
+  host: HOST_FACTS_SCHEMA,
+  protocol: PROTOCOL_SCHEMA,
+  measured: count(),
   /** Wall-clock seconds this build session has spent so far (updated after every chunk). */
-  seconds?: number;
+  seconds: z.number().nonnegative().optional(),
   /** The speed reference's median and fastest run in each chunk this session measured, in order. */
-  referenceMs?: number[];
-  referenceMinMs?: number[];
-}
+  referenceMs: z.array(latencyMs()).optional(),
+  referenceMinMs: z.array(latencyMs()).optional(),
+});
+export type LutRun = z.infer<typeof LUT_RUN_SCHEMA>;
 
-export interface LatencyTable extends ArtifactTag<'lut'> {
-  preset: string;
-  variant: string;
-  device: DeviceKnobs;
-  runtime: string;
-  /** Number of distinct blocks in the space; the table is complete when every one has an entry. */
-  expectedEntries: number;
-  complete: boolean;
-  runs: LutRun[];
-  /** The speed reference every chunk measured; absent in tables built before it existed. */
-  reference?: ReferenceRecord;
-  entries: Record<string, LutEntry>;
-}
+export const LUT_SCHEMA = z
+  .strictObject({
+    ...formatTag(ARTIFACT_FORMATS.lut),
+    preset: oneOf(PRESET_NAMES),
+    variant: oneOf(VARIANT_NAMES),
+    device: DEVICE_KNOBS_SCHEMA,
+    runtime: text(),
+    /** Number of distinct blocks in the space; the table is complete when every one has an entry. */
+    expectedEntries: count(),
+    complete: z.boolean(),
+    runs: z.array(LUT_RUN_SCHEMA),
+    /** The speed reference every chunk measured; absent in tables built before it existed. */
+    reference: REFERENCE_SCHEMA.optional(),
+    entries: z.record(z.string().min(1), LUT_ENTRY_SCHEMA),
+  })
+  .superRefine((table, ctx) => {
+    // Cross-references inside the file: each entry names a build session that is there.
+    for (const [key, entry] of Object.entries(table.entries)) {
+      if (entry.run >= table.runs.length) ctx.addIssue({ code: 'custom', path: ['entries', key, 'run'], input: entry.run, message: `must index one of the table's ${table.runs.length} runs (0..${table.runs.length - 1})` });
+    }
+    if (table.complete && Object.keys(table.entries).length < table.expectedEntries) {
+      ctx.addIssue({ code: 'custom', path: ['complete'], input: table.complete, message: `is true, but the table has ${Object.keys(table.entries).length} of its ${table.expectedEntries} expected entries` });
+    }
+  });
+export type LatencyTable = z.infer<typeof LUT_SCHEMA>;
 
 /** An empty table (its tag first, as in every file). */
 export function emptyTable(fields: Pick<LatencyTable, 'preset' | 'variant' | 'device' | 'runtime' | 'expectedEntries'>): LatencyTable {
@@ -114,22 +144,23 @@ export function tablePath(device: DeviceProfile, preset: string, variant: string
   return join(deviceDataDir(device, options), `lut-${preset}-${variant}.json`);
 }
 
-/** Reads a table file, checking its format tag. */
+const LUT_HINT = 'rebuild it with `ofa profile lut --fresh`';
+
+/**
+ * Reads a table file: the shared JSON reader (lib/json.ts), its format tag, then LUT_SCHEMA (types,
+ * finite latencies in range, entries that name a run of the file). Every refusal names the file.
+ */
 export function readTable(file: string): LatencyTable {
-  let table: unknown;
-  try {
-    table = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new OfaError('E_LUT', `latency table ${file} cannot be read: ${(error as Error).message}`, { hint: 'rebuild it with `ofa profile lut --fresh`' });
-  }
-  checkArtifact(table, 'lut', `latency table ${file}`, 'rebuild it with `ofa profile lut --fresh`');
-  if (typeof (table as LatencyTable).entries !== 'object' || (table as LatencyTable).entries === null) {
-    throw new OfaError('E_LUT', `latency table ${file} has no "entries" object`, { hint: 'rebuild it with `ofa profile lut --fresh`' });
-  }
-  return table as LatencyTable;
+  const input = `latency table ${file}`;
+  const value = readJsonFile(file, input, { code: 'E_LUT', hint: LUT_HINT });
+  checkArtifact(value, 'lut', input, LUT_HINT);
+  return parseWith(LUT_SCHEMA, value, input, { code: 'E_LUT', hint: LUT_HINT });
 }
 
-/** The device's table for a space; a missing table is an error telling how to build it. */
+/**
+ * The device's table for a space; a missing table is an error telling how to build it, and a table
+ * made for another device, preset or variant (a copied or renamed file) is refused.
+ */
 export function loadTable(device: DeviceProfile, preset: string, variant: string, options: DevicesOptions = {}): LatencyTable {
   const file = tablePath(device, preset, variant, options);
   if (!existsSync(file)) {
@@ -137,5 +168,20 @@ export function loadTable(device: DeviceProfile, preset: string, variant: string
       hint: `build it: ofa profile lut --device ${device.name} --preset ${preset} --variant ${variant} --save`,
     });
   }
-  return readTable(file);
+  const table = readTable(file);
+  checkMadeFor(`latency table ${file}`, { device: table.device.name, preset: table.preset, variant: table.variant }, { device: device.name, preset, variant }, LUT_HINT);
+  return table;
+}
+
+/**
+ * Refuses a device artifact (table, calibration, validation) whose recorded device, preset or variant
+ * is not the one it is used for: its numbers would be another machine's or another space's.
+ */
+export function checkMadeFor(input: string, recorded: { device?: string; preset: string; variant: string }, wanted: { device: string; preset: string; variant: string }, hint: string): void {
+  const differences = (['device', 'preset', 'variant'] as const)
+    .filter((key) => recorded[key] !== undefined && recorded[key] !== wanted[key])
+    .map((key) => `$.${key === 'device' && input.startsWith('latency table') ? 'device.name' : key} is ${JSON.stringify(recorded[key])}, not ${JSON.stringify(wanted[key])}`);
+  if (differences.length > 0) {
+    throw new OfaError('E_ARTIFACT_MISMATCH', `${input} was made for another ${differences.length === 1 ? (differences[0].includes('device') ? 'device' : 'space') : 'device or space'}: ${differences.join('; ')}`, { hint });
+  }
 }

@@ -37,7 +37,7 @@ export function loadSearchDevice(name: string, space: SpaceRef, options: SearchD
   }
   return {
     name: device.name,
-    latency: makePredictor(table, calibration, device.name),
+    latency: makePredictor(table, calibration, device.name, undefined, { table: `latency table ${tableFile}`, calibration: `calibration ${calibrationFile}` }),
     budgetsMs: options.budgetsMs ?? device.latencyBudgetsMs,
     table: tableFile,
     calibration: calibrationFile,

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { ARTIFACT_FORMATS } from '../../profile/predict.ts';
 import { blockKey, sampleUniform, subnetCost } from '../../space/index.ts';
 import { blocksOfConfig } from '../../space/blocks.ts';
+import { syntheticTable } from '../search/fixtures.ts';
 import { cpuDevice, tempDir, writeTemp } from './fixtures.ts';
 
 const run = promisify(execFile);
@@ -50,10 +51,10 @@ test('the predictor entry loads no @tensorflow/*, onnxruntime-* or onnx-proto mo
     blocks.map((block, i) => [blockKey(block), { medianMs: 0.1 + i / 100, minMs: 0.1, p90Ms: 1, madMs: 0, samples: 1, sessionCreateMs: 0, firstRunMs: 0, run: 0, block }]),
   );
   mkdirSync(join(devicesDir, 'tiny'));
-  const table = { ...ARTIFACT_FORMATS.lut, preset: 'micro', variant: 'ee-d', device: { name: 'tiny' }, runtime: 'hand', expectedEntries: blocks.length, complete: false, runs: [], entries };
+  const table = { ...syntheticTable({ preset: 'micro', variant: 'ee-d' }, 1, 'tiny'), expectedEntries: blocks.length, complete: false, entries };
   writeTemp(join(devicesDir, 'tiny'), 'lut-micro-ee-d.json', JSON.stringify(table));
   const coefficients = { scale: 2, perBlockMs: -0.01, perMegaMacMs: 0.5, perMegaParamMs: 0.25, offsetMs: 0.3 };
-  writeTemp(join(devicesDir, 'tiny'), 'calibration-micro-ee-d.json', JSON.stringify({ ...ARTIFACT_FORMATS.calibration, coefficients, statistic: 'min' }));
+  writeTemp(join(devicesDir, 'tiny'), 'calibration-micro-ee-d.json', JSON.stringify({ ...ARTIFACT_FORMATS.calibration, device: 'tiny', preset: 'micro', variant: 'ee-d', coefficients, statistic: 'min' }));
 
   const report = await loadIn('profile/predict.ts', { OFA_PREDICT: JSON.stringify({ devicesDir, device: 'tiny', config }) });
   t.deepEqual(heavy(report), []);

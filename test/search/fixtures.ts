@@ -25,6 +25,19 @@ export function removeTempDirs(): void {
  * A complete table of the space: every block's entry is a fixed overhead plus a cost per MAC, each
  * scaled by a seeded factor in [0.7, 1.3] (no two blocks alike; larger blocks mostly cost more).
  */
+const SYNTHETIC_HOST = {
+  cpuModel: 'synthetic',
+  logicalCores: 1,
+  platform: 'linux',
+  arch: 'x64',
+  osRelease: 'synthetic',
+  hostname: 'synthetic',
+  totalMemoryMiB: 1024,
+  nodeVersion: 'v20.0.0',
+  loadAverage1m: 0,
+  date: '2026-01-01T00:00:00.000Z',
+};
+
 export function syntheticTable(space: SpaceRef, seed: number, device = 'synthetic'): LatencyTable {
   const rng = createRng(seed);
   const entries: LatencyTable['entries'] = {};
@@ -36,11 +49,19 @@ export function syntheticTable(space: SpaceRef, seed: number, device = 'syntheti
     ...ARTIFACT_FORMATS.lut,
     preset: space.preset,
     variant: space.variant,
-    device: { name: device } as LatencyTable['device'],
+    // A whole table as `ofa profile lut` writes one (LUT_SCHEMA refuses less): cpu-1t's knobs, one run.
+    device: {
+      name: device,
+      runtime: 'onnxruntime-node',
+      executionProvider: 'cpu',
+      executionProviderOptions: {},
+      session: { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', allowSpinning: false },
+      batchSize: 1,
+    },
     runtime: 'synthetic',
     expectedEntries: Object.keys(entries).length,
     complete: true,
-    runs: [],
+    runs: [{ startedAt: '2026-01-01T00:00:00.000Z', host: SYNTHETIC_HOST, protocol: { warmupRuns: 0, minSamples: 64, minTimeMs: 0 }, measured: Object.keys(entries).length }],
     entries,
   };
 }
