@@ -89,7 +89,7 @@ export const ERROR_CODES = {
   E_CHECKPOINT_CHECKSUM: badInput('a checkpoint file that is missing or whose sha256 or size differs from its manifest (corrupt): a bad input file, like every other checkpoint fault'),
   E_CHECKPOINT_MANIFEST: failure('a checkpoint manifest that cannot be written as given'),
   E_CHECKPOINT_WRITE: failure('a checkpoint that could not be written'),
-  E_SAFETENSORS: failure('a weights file that is not valid safetensors (truncated or corrupt)'),
+  E_SAFETENSORS: badInput('a weights file that is not valid safetensors (truncated or corrupt): a bad input file, like every other checkpoint fault'),
   E_TENSOR_NAME: badInput('a tensor name that safetensors does not allow'),
   E_TENSOR_SHAPE: badInput('a tensor shape that is not a list of non-negative integers'),
   E_TENSOR_DATA: failure("a tensor whose data length differs from its shape's element count"),

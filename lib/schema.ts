@@ -98,7 +98,9 @@ function issueFaults(issue: Issue, schema: unknown, root: unknown): SchemaFault[
   const value = issue.input;
   switch (issue.code) {
     case 'invalid_type': {
-      const expected = EXPECTED[issue.expected] ?? issue.expected;
+      // zod reports a non-number given to z.int() as "expected number": say integer.
+      const integer = issue.expected === 'number' && (defOf(schemaAt(schema, parts)) as { format?: string } | undefined)?.format?.includes('int');
+      const expected = integer ? EXPECTED.int : (EXPECTED[issue.expected] ?? issue.expected);
       const key = parts.at(-1);
       // A missing field reads as undefined (JSON has no undefined): say it is missing.
       if (value === undefined && parts.length > 0 && typeof key === 'string') return [{ path, value, message: `missing field "${key}" (required; ${expected})` }];

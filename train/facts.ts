@@ -1,9 +1,10 @@
 // What a trained supernet is, read from its manifest alone (no weights read, no engine loaded): the
 // second public entry of train/, for the stages that must stay light (the search checks that its
 // accuracy predictor was measured on the --checkpoint it is given). openSupernet() reads the same facts.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OfaError } from '../lib/errors.ts';
+import { readEpsState } from './eps/state.ts';
 import { bestCheckpoint, latestCheckpoint, readCheckpointManifest, MANIFEST_FILE, WEIGHTS_FILE, type CheckpointManifest } from './checkpoint/checkpoint.ts';
 
 /** Which checkpoint of a run folder: its best (per-epoch validation), its latest, or the default. */
@@ -55,13 +56,8 @@ export function resolveCheckpointDir(dir: string, choice: CheckpointChoice = 'de
   if (readPointer(join(root, MANIFEST_FILE)) && choice === 'default') return root;
   const statePath = join(root, 'eps-state.json');
   if (readPointer(statePath)) {
-    let state: { phases?: { name: string; dir: string; status: string }[] };
-    try {
-      state = JSON.parse(readFileSync(statePath, 'utf8'));
-    } catch (error) {
-      throw new OfaError('E_EPS_STATE', `${statePath} is not valid JSON: ${(error as Error).message}`);
-    }
-    const done = (state.phases ?? []).filter((p) => p.status === 'done');
+    const state = readEpsState(statePath);
+    const done = state.phases.filter((p) => p.status === 'done');
     if (done.length === 0) throw new OfaError('E_CHECKPOINT', `EPS folder ${JSON.stringify(dir)} has no finished phase yet`, { hint: 'wait for its first phase, or pass a phase folder' });
     return resolveCheckpointDir(join(root, done[done.length - 1].dir), choice === 'default' ? 'best' : choice);
   }

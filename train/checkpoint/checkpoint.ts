@@ -15,7 +15,9 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, re
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { writeJsonAtomic } from '../../lib/atomic.ts';
-import { OfaError } from '../../lib/errors.ts';
+import { OfaError, describeValue } from '../../lib/errors.ts';
+import { readJsonFile } from '../../lib/json.ts';
+import { count, formatSchemaFault, parseWith, schemaFaults, text, z } from '../../lib/schema.ts';
 import { sha256 } from '../data/cache.ts';
 import { decodeSafetensors, encodeSafetensors, type TensorMap } from './safetensors.ts';
 
@@ -32,38 +34,60 @@ export const PARAM_PREFIX = 'param.';
 export const BUFFER_PREFIX = 'buffer.';
 export const MOMENTUM_PREFIX = 'momentum.';
 
-export interface OptimizerSummary {
-  name: string;
+/** A file a manifest lists: a plain name inside the checkpoint folder (no path, no `..`). */
+const FILE_NAME = /^(?!\.\.?$)[\w.-]+$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+export const OPTIMIZER_SUMMARY_SCHEMA = z.strictObject({
+  name: text(),
   /** e.g. {learningRate, momentum, nesterov, weightDecay, baseLr, warmupEpochs, epochs, stepsPerEpoch}. */
-  hyperparameters: Record<string, number | boolean | string>;
+  hyperparameters: z.record(z.string(), z.union([z.number(), z.boolean(), z.string()])),
   /** What the state holds, e.g. {momentumBuffers: 123, momentumValues: 45678}. */
-  state: Record<string, number | string>;
-}
+  state: z.record(z.string(), z.union([z.number(), z.string()])),
+});
+export type OptimizerSummary = z.infer<typeof OPTIMIZER_SUMMARY_SCHEMA>;
 
 /** What the caller provides; the format version, file checksums and time are added by saveCheckpoint. */
-export interface CheckpointManifestInput {
-  preset: string;
-  variant: string;
-  phase: string;
-  epoch: number;
-  step: number;
-  seed: number;
+const MANIFEST_INPUT_FIELDS = {
+  preset: text(),
+  variant: text(),
+  phase: text(),
+  epoch: count(),
+  step: count(),
+  seed: count(),
   /** The data iterator's state (train/data/pipeline.ts IteratorState), so that --resume sees the same next batch. */
-  dataState: unknown;
-  optimizer: OptimizerSummary;
+  dataState: z.unknown(),
+  optimizer: OPTIMIZER_SUMMARY_SCHEMA,
   /** Free-form: losses, accuracies, images/s. */
-  metrics: Record<string, unknown>;
+  metrics: z.record(z.string(), z.unknown()),
   /** Free-form trainer state (phase description, sampler state...). */
-  extra?: Record<string, unknown>;
-}
+  extra: z.record(z.string(), z.unknown()).optional(),
+};
+const MANIFEST_INPUT_SCHEMA = z.strictObject(MANIFEST_INPUT_FIELDS);
+export type CheckpointManifestInput = z.infer<typeof MANIFEST_INPUT_SCHEMA>;
 
-export interface CheckpointManifest extends CheckpointManifestInput {
-  /** Absent in manifests written before the tag was added (same version 1). */
-  format?: typeof CHECKPOINT_FORMAT;
-  formatVersion: number;
-  createdAt: string;
-  files: Record<string, { sha256: string; bytes: number }>;
-}
+export const CHECKPOINT_MANIFEST_SCHEMA = z
+  .strictObject({
+    /** Absent in manifests written before the tag was added (same version 1). */
+    format: z.literal(CHECKPOINT_FORMAT).optional(),
+    formatVersion: z.literal(CHECKPOINT_FORMAT_VERSION),
+    createdAt: z.string(),
+    ...MANIFEST_INPUT_FIELDS,
+    // Record keys are file names the loader joins to the folder: a path or `..` would read outside it.
+    files: z.record(z.string().regex(FILE_NAME), z.strictObject({ sha256: z.string().regex(SHA256_HEX), bytes: count() })),
+  })
+  .superRefine((manifest, ctx) => {
+    if (!Object.hasOwn(manifest.files, WEIGHTS_FILE)) ctx.addIssue({ code: 'custom', path: ['files'], input: manifest.files, message: `must list ${WEIGHTS_FILE}` });
+  });
+export type CheckpointManifest = z.infer<typeof CHECKPOINT_MANIFEST_SCHEMA>;
+
+/** latest.json and best.json: which checkpoint folder of the run, plus the record that chose it. */
+const POINTER_SCHEMA = z.looseObject({
+  format: z.literal(POINTER_FORMAT).optional(),
+  formatVersion: z.literal(1).optional(),
+  checkpoint: z.string().regex(FILE_NAME),
+});
+const BEST_RECORD_SCHEMA = z.looseObject({ checkpoint: z.string().regex(FILE_NAME), score: z.number(), epoch: count(), step: count() });
 
 export interface Checkpoint {
   dir: string;
@@ -123,12 +147,9 @@ export function recoverInterruptedSaves(parent: string): void {
 }
 
 function checkManifestInput(manifest: CheckpointManifestInput): void {
-  for (const key of ['preset', 'variant', 'phase'] as const) {
-    if (typeof manifest[key] !== 'string' || manifest[key].length === 0) throw new OfaError('E_CHECKPOINT_MANIFEST', `checkpoint manifest ${key} ${JSON.stringify(manifest[key])} is not allowed; allowed: a non-empty string`, { kind: 'failure' });
-  }
-  for (const key of ['epoch', 'step', 'seed'] as const) {
-    if (!Number.isInteger(manifest[key]) || manifest[key] < 0) throw new OfaError('E_CHECKPOINT_MANIFEST', `checkpoint manifest ${key} ${JSON.stringify(manifest[key])} is not allowed; allowed: a non-negative integer`, { kind: 'failure' });
-  }
+  // What a save writes, a later load must accept: refused here (an internal fault), not on the next load.
+  const faults = schemaFaults(MANIFEST_INPUT_SCHEMA, manifest);
+  if (faults.length > 0) throw new OfaError('E_CHECKPOINT_MANIFEST', `checkpoint manifest cannot be written: ${faults.slice(0, 5).map(formatSchemaFault).join('; ')}`, { kind: 'failure' });
 }
 
 /**
@@ -190,22 +211,28 @@ function readManifest(dir: string): CheckpointManifest {
     throw new OfaError('E_CHECKPOINT', `checkpoint ${JSON.stringify(dir)} does not exist or is not a folder`, { hint: 'pass a checkpoint folder (it holds manifest.json and weights.safetensors) or a run folder with latest.json' });
   }
   if (!existsSync(path)) throw new OfaError('E_CHECKPOINT', `checkpoint ${JSON.stringify(dir)} has no ${MANIFEST_FILE}`, { hint: 'the folder is not a checkpoint, or its save did not complete; use another one' });
-  let manifest: CheckpointManifest;
+  // One refusal for every fault of the file (lib/json.ts, then the schema): E_CHECKPOINT, exit 2.
+  const input = `checkpoint manifest ${JSON.stringify(path)}`;
+  const hint = 'the checkpoint is corrupt or of another version; use another one';
+  const value = readJsonFile(path, input, { code: 'E_CHECKPOINT', hint });
+  const record = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  if (record.format !== undefined && record.format !== CHECKPOINT_FORMAT) {
+    throw new OfaError('E_CHECKPOINT', `${input} has format ${describeValue(record.format)}; expected ${JSON.stringify(CHECKPOINT_FORMAT)}`, { hint });
+  }
+  if (record.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
+    throw new OfaError('E_CHECKPOINT', `checkpoint ${JSON.stringify(dir)} has format version ${describeValue(record.formatVersion)}; this version of ofa reads version ${CHECKPOINT_FORMAT_VERSION}`, { hint });
+  }
+  return parseWith(CHECKPOINT_MANIFEST_SCHEMA, value, input, { code: 'E_CHECKPOINT', hint });
+}
+
+/** A pointer file's checkpoint name, or undefined when it is missing or not a valid pointer. */
+function readPointer(path: string): string | undefined {
+  if (!existsSync(path)) return undefined;
   try {
-    manifest = JSON.parse(readFileSync(path, 'utf8')) as CheckpointManifest;
-  } catch (error) {
-    throw new OfaError('E_CHECKPOINT', `checkpoint manifest ${JSON.stringify(path)} is not valid JSON: ${(error as Error).message}`, { hint: 'the checkpoint is corrupt; use another one' });
+    return parseWith(POINTER_SCHEMA, readJsonFile(path, path, { code: 'E_CHECKPOINT' }), path, { code: 'E_CHECKPOINT' }).checkpoint;
+  } catch {
+    return undefined; // an unreadable pointer: the callers scan the folder instead
   }
-  if (manifest.format !== undefined && manifest.format !== CHECKPOINT_FORMAT) {
-    throw new OfaError('E_CHECKPOINT', `checkpoint manifest ${JSON.stringify(path)} has format ${JSON.stringify(manifest.format)}; expected ${JSON.stringify(CHECKPOINT_FORMAT)}`);
-  }
-  if (manifest.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
-    throw new OfaError('E_CHECKPOINT', `checkpoint ${JSON.stringify(dir)} has format version ${JSON.stringify(manifest.formatVersion)}; this version of ofa reads version ${CHECKPOINT_FORMAT_VERSION}`);
-  }
-  if (!manifest.files || typeof manifest.files !== 'object' || !manifest.files[WEIGHTS_FILE]) {
-    throw new OfaError('E_CHECKPOINT', `checkpoint manifest ${JSON.stringify(path)} lists no ${WEIGHTS_FILE}`);
-  }
-  return manifest;
 }
 
 export interface LoadCheckpointOptions {
@@ -229,6 +256,12 @@ export function loadCheckpoint(dir: string, options: LoadCheckpointOptions = {})
   for (const [name, { sha256: expected, bytes }] of Object.entries(manifest.files)) {
     const path = join(folder, name);
     if (!existsSync(path)) throw new OfaError('E_CHECKPOINT_CHECKSUM', `checkpoint file ${JSON.stringify(path)} is missing`, { hint: 'the checkpoint is incomplete; use an earlier one' });
+    // Its size first: a file longer than the manifest says is corrupt, and is not read whole to find out.
+    if (statSync(path).size !== bytes) {
+      throw new OfaError('E_CHECKPOINT_CHECKSUM', `checkpoint file ${JSON.stringify(path)} is truncated or grown (${statSync(path).size} bytes), but the manifest records ${bytes} bytes: the file is corrupt`, {
+        hint: 'use an earlier checkpoint of the run (see its folder), or retrain',
+      });
+    }
     const data = new Uint8Array(readFileSync(path));
     const actual = sha256(data);
     if (data.length !== bytes || actual !== expected) {
@@ -259,15 +292,8 @@ export function latestCheckpoint(runDir: string): string | undefined {
       return undefined;
     }
   };
-  try {
-    const pointer = JSON.parse(readFileSync(join(root, LATEST_FILE), 'utf8')) as { checkpoint?: unknown };
-    if (typeof pointer.checkpoint === 'string' && !pointer.checkpoint.includes('/') && !pointer.checkpoint.includes('\\')) {
-      const dir = join(root, pointer.checkpoint);
-      if (complete(dir)) return dir;
-    }
-  } catch {
-    /* no or unreadable pointer: scan */
-  }
+  const pointed = readPointer(join(root, LATEST_FILE));
+  if (pointed !== undefined && complete(join(root, pointed))) return join(root, pointed);
   let best: { dir: string; step: number; name: string } | undefined;
   for (const name of readdirSync(root)) {
     if (name.startsWith('.')) continue;
@@ -289,23 +315,22 @@ export function markBest(runDir: string, checkpointDir: string, record: { score:
 /** best.json's record (checkpoint name, score, epoch, step), when it names a complete checkpoint. */
 export function bestRecord(runDir: string): { checkpoint: string; score: number; epoch: number; step: number } | undefined {
   if (!bestCheckpoint(runDir)) return undefined;
-  const record = JSON.parse(readFileSync(join(resolve(runDir), BEST_FILE), 'utf8')) as { checkpoint: string; score: number; epoch: number; step: number };
-  return typeof record.score === 'number' ? record : undefined;
+  const path = join(resolve(runDir), BEST_FILE);
+  try {
+    return parseWith(BEST_RECORD_SCHEMA, readJsonFile(path, path, { code: 'E_CHECKPOINT' }), path, { code: 'E_CHECKPOINT' });
+  } catch {
+    return undefined;
+  }
 }
 
 /** The best checkpoint of a run folder (best.json), when it names a complete checkpoint. */
 export function bestCheckpoint(runDir: string): string | undefined {
   const root = resolve(runDir);
   const path = join(root, BEST_FILE);
-  if (!existsSync(path)) return undefined;
-  try {
-    const pointer = JSON.parse(readFileSync(path, 'utf8')) as { checkpoint?: unknown };
-    if (typeof pointer.checkpoint !== 'string' || pointer.checkpoint.includes('/') || pointer.checkpoint.includes('\\')) return undefined;
-    const dir = join(root, pointer.checkpoint);
-    return existsSync(join(dir, MANIFEST_FILE)) && existsSync(join(dir, WEIGHTS_FILE)) ? dir : undefined;
-  } catch {
-    return undefined;
-  }
+  const pointed = readPointer(path);
+  if (pointed === undefined) return undefined;
+  const dir = join(root, pointed);
+  return existsSync(join(dir, MANIFEST_FILE)) && existsSync(join(dir, WEIGHTS_FILE)) ? dir : undefined;
 }
 
 /** Groups a checkpoint's tensors by prefix (param., buffer., momentum.), prefixes removed. */

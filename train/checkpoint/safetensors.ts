@@ -4,6 +4,8 @@
 // padded with spaces so that the data starts 8-byte aligned, then the tensors' bytes back to back
 // (offsets relative to the end of the header). Only F32 is used by this project.
 import { OfaError } from '../../lib/errors.ts';
+import { decodeText, parseJsonText } from '../../lib/json.ts';
+import { parseWith, z } from '../../lib/schema.ts';
 
 export interface NamedTensor {
   shape: number[];
@@ -54,34 +56,43 @@ export function encodeSafetensors(tensors: TensorMap, metadata: Record<string, s
   return out;
 }
 
+/** One tensor's header entry (this project writes and reads F32 only). */
+const TENSOR_ENTRY_SCHEMA = z.strictObject({
+  dtype: z.string().refine((dtype) => dtype === 'F32', { message: 'must be "F32": this project reads F32 only' }),
+  shape: z.array(z.int().nonnegative()).max(8),
+  data_offsets: z.tuple([z.int().nonnegative(), z.int().nonnegative()]),
+});
+/** The header: tensors by name, plus the optional string-to-string `__metadata__`. */
+const HEADER_SCHEMA = z.record(z.string().min(1), z.unknown()).superRefine((header, ctx) => {
+  for (const [name, value] of Object.entries(header)) {
+    const schema = name === '__metadata__' ? z.record(z.string(), z.string()) : TENSOR_ENTRY_SCHEMA;
+    const result = schema.safeParse(value, { reportInput: true });
+    if (!result.success) for (const issue of result.error.issues) ctx.addIssue({ ...issue, path: [name, ...issue.path] } as never);
+  }
+});
+
+/**
+ * Reads safetensors bytes. The header goes through the shared JSON reader (lib/json.ts: depth, __proto__,
+ * overflowing numbers) and HEADER_SCHEMA; then the offsets are checked against the shapes and the data.
+ * A damaged file is bad input (exit 2), like every other checkpoint fault.
+ */
 export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'): { tensors: TensorMap; metadata: Record<string, string> } {
-  const bad = (why: string) => new OfaError('E_SAFETENSORS', `${source} is not a valid safetensors file: ${why}`, {
-    hint: 'the file is truncated or corrupt; use another checkpoint', kind: 'failure',
-  });
+  const hint = 'the file is truncated or corrupt; use another checkpoint';
+  const bad = (why: string) => new OfaError('E_SAFETENSORS', `${source} is not a valid safetensors file: ${why}`, { hint });
   if (bytes.length < 8) throw bad(`${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getBigUint64(0, true);
   if (headerLength > BigInt(Math.min(MAX_HEADER_BYTES, bytes.length - 8))) throw bad(`header length ${headerLength} exceeds the file (${bytes.length} bytes)`);
   const dataStart = 8 + Number(headerLength);
-  let header: Record<string, unknown>;
-  try {
-    header = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset + 8, Number(headerLength)).toString('utf8')) as Record<string, unknown>;
-  } catch (error) {
-    throw bad(`header is not JSON (${(error as Error).message})`);
-  }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw bad('header is not a JSON object');
+  const headerInput = `${source} (its JSON header)`;
+  const text = decodeText(bytes.subarray(8, dataStart), headerInput, { code: 'E_SAFETENSORS', hint });
+  const header = parseWith(HEADER_SCHEMA, parseJsonText(text.trimEnd(), headerInput, { code: 'E_SAFETENSORS', hint }), headerInput, { code: 'E_SAFETENSORS', hint });
   const dataLength = bytes.length - dataStart;
   const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
   const entries: { name: string; shape: number[]; begin: number; end: number }[] = [];
   for (const [name, value] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    const entry = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (entry.dtype !== 'F32') throw bad(`tensor ${name} has dtype ${JSON.stringify(entry.dtype)}; this project reads F32 only`);
-    const shape = entry.shape;
-    if (!Array.isArray(shape) || !shape.every((size) => Number.isInteger(size) && size >= 0)) throw bad(`tensor ${name} has shape ${JSON.stringify(shape)}`);
-    const offsets = entry.data_offsets;
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0)) throw bad(`tensor ${name} has data_offsets ${JSON.stringify(offsets)}`);
-    const [begin, end] = offsets as number[];
+    const { shape, data_offsets: [begin, end] } = value as z.infer<typeof TENSOR_ENTRY_SCHEMA>;
     if (end - begin !== 4 * elementCount(shape)) throw bad(`tensor ${name}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes, shape ${JSON.stringify(shape)} needs ${4 * elementCount(shape)}`);
     if (end > dataLength) throw bad(`tensor ${name}: data_offsets end ${end} is past the data (${dataLength} bytes)`);
     entries.push({ name, shape: shape as number[], begin, end });

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { writeJsonAtomic } from '../../lib/atomic.ts';
 import { OfaError } from '../../lib/errors.ts';
 import { formatDuration } from '../../lib/progress.ts';
+import { EPS_STATE_FILE, EPS_STATE_FORMAT, EPS_STATE_VERSION, EPS_TEACHERS, readEpsState, type EpsPhaseState, type EpsState, type EpsTeacher } from './state.ts';
 import { bestRecord, latestCheckpoint } from '../checkpoint/index.ts';
 import type { BackendPreference } from '../backend/index.ts';
 import type { DatasetSplits } from '../data/index.ts';
@@ -17,11 +18,8 @@ import { stepSubnets, train, type TrainResult } from '../loop/trainer.ts';
 import { ParallelTrainer } from '../parallel/index.ts';
 import { sampleMax, subnetCost } from '../../space/index.ts';
 
-export const EPS_STATE_FILE = 'eps-state.json';
-export const EPS_STATE_FORMAT = 'ofav2/eps-state';
-export const EPS_STATE_VERSION = 1;
-export const EPS_TEACHERS = ['pet', 'baseline', 'none'] as const;
-export type EpsTeacher = (typeof EPS_TEACHERS)[number];
+// The state file's schema, type and reader (light: train/facts.ts reads it too).
+export { EPS_STATE_FILE, EPS_STATE_FORMAT, EPS_STATE_VERSION, EPS_TEACHERS, type EpsTeacher, type EpsState, type EpsPhaseState } from './state.ts';
 
 export interface EpsOptions {
   preset: string;
@@ -50,35 +48,6 @@ export interface EpsOptions {
   quiet?: boolean;
 }
 
-export interface EpsPhaseState {
-  name: string;
-  /** Folder of the phase inside the schedule folder. */
-  dir: string;
-  status: 'pending' | 'running' | 'done';
-  epochs: number;
-  warmupEpochs: number;
-  /** The checkpoint the phase started from (the previous phase's best), null for the first. */
-  init: string | null;
-  teacher: { checkpoint: string; phase: string; dropoutRate: number } | null;
-  best: { checkpoint: string; score: number; epoch: number; step: number } | null;
-  seconds: number;
-  validationSeconds: number;
-  imagesPerSecond: number | null;
-}
-
-export interface EpsState {
-  format: typeof EPS_STATE_FORMAT;
-  formatVersion: number;
-  preset: string;
-  variant: string;
-  teacher: EpsTeacher;
-  scale: number;
-  seed: number;
-  batchSize: number;
-  maxTrainImages: number | null;
-  phases: EpsPhaseState[];
-}
-
 /**
  * The cost of one step of a phase for the ETA: the MACs of the subnets it samples (50 sampled steps at
  * the largest resolution) over the maximal subnet's, plus a third of the maximal subnet for the
@@ -90,19 +59,6 @@ function stepWeight(preset: string, variant: string, phase: Phase, teacher: bool
   let total = 0;
   for (let step = 0; step < 50; step++) for (const config of stepSubnets({ preset, variant, seed: 0 }, phase, step, resolution)) total += subnetCost(config).macs;
   return total / 50 / max + (teacher ? 1 / 3 : 0);
-}
-
-function readState(path: string): EpsState {
-  let state: EpsState;
-  try {
-    state = JSON.parse(readFileSync(path, 'utf8')) as EpsState;
-  } catch (error) {
-    throw new OfaError('E_EPS_STATE', `${path} is not valid JSON: ${(error as Error).message}`, { hint: 'restore it, or start the schedule in a new --out folder' });
-  }
-  if (state?.format !== EPS_STATE_FORMAT || state.formatVersion !== EPS_STATE_VERSION || !Array.isArray(state.phases)) {
-    throw new OfaError('E_EPS_STATE', `${path} is not an ${EPS_STATE_FORMAT} file of version ${EPS_STATE_VERSION}`, { hint: 'start the schedule in a new --out folder' });
-  }
-  return state;
 }
 
 export function planEps(options: Pick<EpsOptions, 'preset' | 'variant' | 'teacher' | 'scale'>): { phase: Phase; epochs: number; warmupEpochs: number; dir: string }[] {
@@ -142,7 +98,7 @@ export async function trainEps(options: EpsOptions): Promise<EpsResult> {
   };
   let state = fresh;
   if (existsSync(statePath)) {
-    state = readState(statePath);
+    state = readEpsState(statePath);
     for (const key of ['preset', 'variant', 'teacher', 'scale', 'seed', 'batchSize', 'maxTrainImages'] as const) {
       if (state[key] !== fresh[key]) {
         throw new OfaError('E_EPS_MISMATCH', `${statePath}: the schedule in ${JSON.stringify(options.outDir)} was started with ${key} ${JSON.stringify(state[key])}, not ${JSON.stringify(fresh[key])}`, {

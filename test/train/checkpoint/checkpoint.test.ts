@@ -6,10 +6,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OfaError } from '../../../lib/errors.ts';
+import { OfaError, exitCodeOf, isOfaError } from '../../../lib/errors.ts';
+import { sha256 } from '../../../train/data/cache.ts';
 import { createRng } from '../../../lib/rng.ts';
 import {
-  decodeSafetensors, encodeSafetensors, joinTensors, latestCheckpoint, loadCheckpoint, pruneCheckpoints, saveCheckpoint, splitTensors,
+  decodeSafetensors, encodeSafetensors, joinTensors, latestCheckpoint, loadCheckpoint, pruneCheckpoints, saveCheckpoint, splitTensors, supernetWeights,
   type CheckpointManifestInput, type TensorMap,
 } from '../../../train/checkpoint/index.ts';
 
@@ -58,7 +59,7 @@ test('safetensors: layout by hand (header length, aligned JSON header, little-en
   const f16 = new Uint8Array(8 + wrongType.length + 4);
   new DataView(f16.buffer).setBigUint64(0, BigInt(wrongType.length), true);
   f16.set(wrongType, 8);
-  t.throws(() => decodeSafetensors(f16), { message: /dtype "F16"; this project reads F32 only/ });
+  t.throws(() => decodeSafetensors(f16), { message: /\$\.a\.dtype: must be "F32": this project reads F32 only \(value "F16"\)/ });
 });
 
 test('save then load returns every tensor bit for bit and the manifest as given', (t) => {
@@ -184,4 +185,79 @@ test('SIGKILL at random moments during saves always leaves a complete, verifiabl
     verified++;
   }
   t.is(verified, 4);
+});
+
+/** The OfaError `fn` throws (anything else fails the test). */
+function refusal(fn: () => unknown): OfaError {
+  try {
+    fn();
+  } catch (error) {
+    if (isOfaError(error)) return error;
+    throw error;
+  }
+  throw new Error('accepted');
+}
+
+test('issue 18: every fault of a checkpoint is bad input (exit 2), whether manifest, checksum, safetensors header or tensor names', (t) => {
+  const run = tempDir(t);
+  const dir = join(run, 'ckpt');
+  const tensors = randomTensors(7);
+  saveCheckpoint(dir, { manifest: manifest(7), tensors });
+  const manifestPath = join(dir, 'manifest.json');
+  const weightsPath = join(dir, 'weights.safetensors');
+  const good = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  const goodWeights = readFileSync(weightsPath);
+  const expected = (() => {
+    const groups = splitTensors(tensors);
+    const shapes = (map: TensorMap) => new Map([...map].map(([name, tensor]) => [name, tensor.shape]));
+    return { parameters: shapes(groups.parameters), buffers: shapes(groups.buffers) };
+  })();
+  const restore = () => {
+    writeFileSync(manifestPath, JSON.stringify(good));
+    writeFileSync(weightsPath, goodWeights);
+  };
+  const cases: [string, () => void, RegExp][] = [
+    ['no manifest', () => rmSync(manifestPath), /has no manifest\.json/],
+    ['manifest not JSON', () => writeFileSync(manifestPath, '{"formatVersion": 1, "pres'), /manifest .* is not valid JSON/],
+    ['manifest of 10^5 levels', () => writeFileSync(manifestPath, '['.repeat(100_000)), /nests arrays or objects deeper than 64 levels/],
+    ['step a string', () => writeFileSync(manifestPath, JSON.stringify({ ...good, step: '7' })), /\$\.step: must be an integer \(got string\) \(value "7"\)/],
+    ['negative epoch', () => writeFileSync(manifestPath, JSON.stringify({ ...good, epoch: -1 })), /\$\.epoch: must be >= 0 \(value -1\)/],
+    ['a file outside the folder', () => writeFileSync(manifestPath, JSON.stringify({ ...good, files: { ...good.files, '../../etc/passwd': { sha256: '0'.repeat(64), bytes: 1 } } })), /\$\.files\["\.\.\/\.\.\/etc\/passwd"\]: has a key that is not allowed/],
+    ['no weights listed', () => writeFileSync(manifestPath, JSON.stringify({ ...good, files: {} })), /\$\.files: must list weights\.safetensors/],
+    ['__proto__ in the manifest', () => writeFileSync(manifestPath, JSON.stringify(good).replace('{', '{"__proto__": {"step": 1},')), /\$\.__proto__: the key "__proto__" is not allowed/],
+    ['bad checksum', () => { const bytes = Buffer.from(goodWeights); bytes[bytes.length - 3] ^= 1; writeFileSync(weightsPath, bytes); }, /has sha256 .* the file is corrupt/],
+    ['missing weights', () => rmSync(weightsPath), /weights\.safetensors" is missing/],
+  ];
+  for (const [name, damage, pattern] of cases) {
+    restore();
+    damage();
+    const error = refusal(() => loadCheckpoint(dir));
+    t.regex(error.message, pattern, name);
+    t.is(exitCodeOf(error.code), 2, `${name}: ${error.code}`);
+    t.is(error.kind, 'bad-input', name);
+  }
+  // A damaged safetensors header whose checksum was updated to match: the header's own checks refuse it.
+  const rewrite = (edit: (header: string) => string) => {
+    const length = Number(goodWeights.readBigUInt64LE(0));
+    const header = edit(goodWeights.subarray(8, 8 + length).toString('utf8'));
+    const padded = Buffer.from(header.padEnd(length, ' ').slice(0, length), 'utf8');
+    const bytes = Buffer.concat([goodWeights.subarray(0, 8), padded, goodWeights.subarray(8 + length)]);
+    writeFileSync(weightsPath, bytes);
+    writeFileSync(manifestPath, JSON.stringify({ ...good, files: { 'weights.safetensors': { sha256: sha256(new Uint8Array(bytes)), bytes: bytes.length } } }));
+  };
+  restore();
+  rewrite((header) => header.replace('"F32"', '"I64"'));
+  const dtype = refusal(() => loadCheckpoint(dir));
+  t.is(dtype.code, 'E_SAFETENSORS');
+  t.is(exitCodeOf(dtype.code), 2);
+  t.regex(dtype.message, /weights\.safetensors \(its JSON header\) is invalid:\n {2}\$\["param\.stem\.conv\.weight"\]\.dtype: must be "F32"/);
+  // A renamed tensor (same length, checksum updated): the names are checked against the supernet's, not looked up later.
+  restore();
+  rewrite((header) => header.replace('param.stem.bn.gamma', 'param.stem.bn.gamm4'));
+  const renamed = refusal(() => supernetWeights(loadCheckpoint(dir), expected));
+  t.is(renamed.code, 'E_CHECKPOINT_MISMATCH');
+  t.is(exitCodeOf(renamed.code), 2);
+  t.regex(renamed.message, /its parameters do not match the micro\/ee-d supernet; missing: stem\.bn\.gamma; unexpected: stem\.bn\.gamm4/);
+  restore();
+  t.is(supernetWeights(loadCheckpoint(dir), expected).parameters.size, 4);
 });
