@@ -5,57 +5,64 @@
 import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, truncateSync } from 'node:fs';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { OfaError, describeValue } from '../lib/errors.ts';
+import { parseJsonText, readTextInput } from '../lib/json.ts';
+import { count, faultsError, formatTag, oneOf, parseWith, schemaFaults, text, z, type SchemaFault } from '../lib/schema.ts';
 import { createRng } from '../lib/rng.ts';
-import { configId, findFaults, formatFault, resolveDimensions, sampleRandom, subnetCost, type SpaceRef, type SubnetConfig } from '../space/index.ts';
+import { PRESET_NAMES, VARIANT_NAMES, configId, findFaults, resolveDimensions, sampleRandom, subnetCost, type SpaceRef, type SubnetConfig } from '../space/index.ts';
 import type { EvalData, OpenedSupernet } from '../train/index.ts';
-import { searchTag, tagFault } from './artifacts.ts';
-
-/** Where the measured subnets came from: the header line of the file. */
-export interface DatasetHeader {
-  format: 'ofav2/accuracy-dataset';
-  formatVersion: 1;
-  preset: string;
-  variant: string;
-  supernet: SupernetRecord;
-  split: string;
-  /** Images of the split each subnet is scored on. */
-  images: number;
-  recalibrationImages: number;
-  /**
-   * What scored the subnets: `onnxruntime` (the subnet exported with BN recalibrated, run by
-   * onnxruntime-node; the default) or `tfjs` (the supernet's own evaluation). Absent in older files: tfjs.
-   */
-  scorer?: DatasetScorer;
-  /** Seed of the subnet sequence (and of the recalibration images). */
-  seed: number;
-  createdAt: string;
-}
+import { SEARCH_FORMATS, searchTag, tagFault } from './artifacts.ts';
 
 export type DatasetScorer = 'onnxruntime' | 'tfjs';
 export const DATASET_SCORERS: readonly DatasetScorer[] = ['onnxruntime', 'tfjs'];
 
 /** The supernet a data set (and a predictor fitted on it) was measured on. */
-export interface SupernetRecord {
+export const SUPERNET_RECORD_SCHEMA = z.strictObject({
   /** The checkpoint folder as given on the command line, and the checkpoint it stood for. */
-  checkpoint: string;
-  dir: string;
-  checksum: string;
-  phase: string;
-  epoch: number;
-  step: number;
-}
+  checkpoint: text(),
+  dir: text(),
+  checksum: z.string().regex(/^sha256:[0-9a-f]+$/),
+  phase: text(),
+  epoch: count(),
+  step: count(),
+});
+export type SupernetRecord = z.infer<typeof SUPERNET_RECORD_SCHEMA>;
 
-export interface DatasetRow {
-  id: string;
-  config: SubnetConfig;
-  top1: number;
-  loss: number;
-  macs: number;
-  params: number;
-  images: number;
+/** Where the measured subnets came from: the header line of the file. */
+export const DATASET_HEADER_SCHEMA = z.strictObject({
+  ...formatTag(SEARCH_FORMATS.dataset),
+  preset: oneOf(PRESET_NAMES),
+  variant: oneOf(VARIANT_NAMES),
+  supernet: SUPERNET_RECORD_SCHEMA,
+  split: text(),
+  /** Images of the split each subnet is scored on. */
+  images: z.int().min(1),
+  recalibrationImages: count(),
+  /**
+   * What scored the subnets: `onnxruntime` (the subnet exported with BN recalibrated, run by
+   * onnxruntime-node; the default) or `tfjs` (the supernet's own evaluation). Absent in older files: tfjs.
+   */
+  scorer: z.enum(['onnxruntime', 'tfjs']).optional(),
+  /** Seed of the subnet sequence (and of the recalibration images). */
+  seed: count(),
+  createdAt: z.string(),
+});
+export type DatasetHeader = z.infer<typeof DATASET_HEADER_SCHEMA>;
+
+/** One measured subnet (its config is checked by space/'s validator, which names every fault). */
+const DATASET_ROW_SCHEMA = z.strictObject({
+  id: z.string().regex(/^[0-9a-f]{16}$/),
+  /** Checked by space/'s validator (rowFaults), which names each fault of it. */
+  config: z.unknown().optional(),
+  /** Top-1 on the split, a fraction. */
+  top1: z.number().min(0).max(1),
+  loss: z.number().nonnegative(),
+  macs: z.number().positive(),
+  params: z.number().positive(),
+  images: z.int().min(1),
   /** Wall-clock seconds per subnet of the batch it was measured in. */
-  seconds?: number;
-}
+  seconds: z.number().nonnegative().optional(),
+});
+export type DatasetRow = Omit<z.infer<typeof DATASET_ROW_SCHEMA>, 'config'> & { config: SubnetConfig };
 
 export interface AccuracyDataset {
   file: string;
@@ -66,36 +73,27 @@ export interface AccuracyDataset {
   truncatedTail: boolean;
 }
 
+/** A data set grows by one line (~400 bytes) per subnet: 1 GiB is millions of subnets. */
+const MAX_DATASET_BYTES = 2 ** 30;
+
 const HINT_REMEASURE = 'remove the bad line (the subnets before it are kept), or measure into another --out file';
 
-function rowFault(value: unknown, header: Pick<DatasetHeader, 'preset' | 'variant'>): string | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return `is not a JSON object`;
+/** A row's faults (schema, then its config, its space and its id), each with its JSON path. */
+function rowFaults(value: unknown, header: Pick<DatasetHeader, 'preset' | 'variant'>): SchemaFault[] {
+  const faults = schemaFaults(DATASET_ROW_SCHEMA, value);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return faults;
   const row = value as Record<string, unknown>;
-  for (const field of ['top1', 'loss', 'macs'] as const) {
-    if (typeof row[field] !== 'number' || !Number.isFinite(row[field])) return `field "${field}" is ${describeValue(row[field])}; expected a finite number`;
-  }
-  if ((row.top1 as number) < 0 || (row.top1 as number) > 1) return `field "top1" is ${row.top1}; expected a fraction from 0 to 1`;
-  const faults = findFaults(row.config);
-  if (faults.length > 0) return `field "config": ${formatFault(faults[0])}`;
+  if (row.config === undefined) return [...faults, { path: '$.config', value: undefined, message: 'missing field "config" (required; a subnet config)' }];
+  const configFaults = findFaults(row.config);
+  faults.push(...configFaults.map((fault) => ({ ...fault, path: fault.path.replace(/^\$/, '$.config') })));
+  if (configFaults.length > 0) return faults;
   const config = row.config as SubnetConfig;
   if (config.preset !== header.preset || config.variant !== header.variant) {
-    return `field "config" is a ${config.preset}/${config.variant} subnet; the data set is ${header.preset}/${header.variant}`;
+    faults.push({ path: '$.config', value: `${config.preset}/${config.variant}`, message: `must be a subnet of the data set's space ${header.preset}/${header.variant}` });
+  } else if (faults.length === 0 && row.id !== configId(config)) {
+    faults.push({ path: '$.id', value: row.id, message: `must be the config's id "${configId(config)}"` });
   }
-  const id = configId(config);
-  if (row.id !== id) return `field "id" is ${describeValue(row.id)}; the config's id is "${id}"`;
-  return undefined;
-}
-
-function headerFault(value: unknown): string | undefined {
-  const tag = tagFault(value, 'dataset');
-  if (tag) return tag;
-  const header = value as Record<string, unknown>;
-  for (const field of ['preset', 'variant', 'split'] as const) if (typeof header[field] !== 'string') return `field "${field}" is ${describeValue(header[field])}; expected a string`;
-  for (const field of ['images', 'recalibrationImages', 'seed'] as const) if (typeof header[field] !== 'number') return `field "${field}" is ${describeValue(header[field])}; expected a number`;
-  if (header.scorer !== undefined && !DATASET_SCORERS.includes(header.scorer as DatasetScorer)) return `field "scorer" is ${describeValue(header.scorer)}; allowed: ${DATASET_SCORERS.join(', ')}`;
-  const supernet = header.supernet as Record<string, unknown> | undefined;
-  if (typeof supernet !== 'object' || supernet === null || typeof supernet.checksum !== 'string') return `field "supernet" has no "checksum"`;
-  return undefined;
+  return faults;
 }
 
 /**
@@ -104,41 +102,32 @@ function headerFault(value: unknown): string | undefined {
  * file, the line and the fault.
  */
 export function readAccuracyDataset(file: string): AccuracyDataset {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new OfaError('E_ACCURACY_DATA', `accuracy data set ${file} cannot be read: ${(error as Error).message}`, { hint: 'pass the file `ofa search dataset --out` wrote' });
-  }
+  const name = `accuracy data set ${file}`;
+  const source = { code: 'E_ACCURACY_DATA', maxBytes: MAX_DATASET_BYTES, hint: 'pass the file `ofa search dataset --out` wrote' } as const;
+  // The shared checks of a file (lib/json.ts: missing, a folder, too large, binary), then line by line.
+  const text = readTextInput(file, name, source);
   const lines = text.split('\n');
   // The text after the last newline: empty for a complete file, else a line cut by a kill.
   const tail = lines.pop() as string;
   const truncatedTail = tail.length > 0;
   const completeBytes = Buffer.byteLength(text, 'utf8') - Buffer.byteLength(tail, 'utf8');
   if (lines.length === 0) {
-    throw new OfaError('E_ACCURACY_DATA', `accuracy data set ${file} has no complete header line${truncatedTail ? ' (its first line was cut off)' : ' (the file is empty)'}`, {
+    throw new OfaError('E_ACCURACY_DATA', `${name} has no complete header line${truncatedTail ? ' (its first line was cut off)' : ' (the file is empty)'}`, {
       hint: 'measure it again with `ofa search dataset`',
     });
   }
-  let header: DatasetHeader;
-  try {
-    header = JSON.parse(lines[0]);
-  } catch (error) {
-    throw new OfaError('E_ACCURACY_DATA', `accuracy data set ${file} line 1 (the header) is not valid JSON: ${(error as Error).message}`, { hint: 'pass the file `ofa search dataset --out` wrote' });
-  }
-  const fault = headerFault(header);
-  if (fault) throw new OfaError('E_ACCURACY_DATA', `accuracy data set ${file} line 1 (the header) ${fault}`, { hint: 'pass the file `ofa search dataset --out` wrote' });
+  const headerInput = `${name} line 1 (the header)`;
+  const headerValue = parseJsonText(lines[0], headerInput, source);
+  const tag = tagFault(headerValue, 'dataset');
+  if (tag) throw new OfaError('E_ACCURACY_DATA', `${headerInput} ${tag}`, { hint: source.hint });
+  const header = parseWith(DATASET_HEADER_SCHEMA, headerValue, headerInput, source);
   const rows: DatasetRow[] = [];
   for (let i = 1; i < lines.length; i++) {
     if (lines[i].trim() === '') continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(lines[i]);
-    } catch (error) {
-      throw new OfaError('E_ACCURACY_DATA', `accuracy data set ${file} line ${i + 1} is not valid JSON: ${(error as Error).message}`, { hint: HINT_REMEASURE });
-    }
-    const bad = rowFault(value, header);
-    if (bad) throw new OfaError('E_ACCURACY_DATA', `accuracy data set ${file} line ${i + 1}: ${bad}`, { hint: HINT_REMEASURE });
+    const input = `${name} line ${i + 1}`;
+    const value = parseJsonText(lines[i], input, { ...source, hint: HINT_REMEASURE });
+    const faults = rowFaults(value, header);
+    if (faults.length > 0) throw faultsError('E_ACCURACY_DATA', input, faults, HINT_REMEASURE);
     rows.push(value as DatasetRow);
   }
   return { file, header, rows, completeBytes, truncatedTail };

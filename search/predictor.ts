@@ -3,13 +3,14 @@
 // held-out split beside two baselines fitted on the same training split: ranking by MACs, and a ridge
 // regression on the same encoding. The file holds the weights (little-endian float32, base64), the
 // supernet and data set it came from, and its held-out figures.
-import { readFileSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
 import { OfaError, describeValue } from '../lib/errors.ts';
+import { readJsonFile } from '../lib/json.ts';
 import { createRng } from '../lib/rng.ts';
-import { encodeConfig, encodingLayout, type SubnetConfig } from '../space/index.ts';
-import { checkTag, searchTag } from './artifacts.ts';
-import type { AccuracyDataset, DatasetRow, SupernetRecord } from './dataset.ts';
+import { count, formatTag, oneOf, parseWith, text, z } from '../lib/schema.ts';
+import { PRESET_NAMES, VARIANT_NAMES, encodeConfig, encodingLayout, type SubnetConfig } from '../space/index.ts';
+import { SEARCH_FORMATS, checkTag, searchTag } from './artifacts.ts';
+import { SUPERNET_RECORD_SCHEMA, type AccuracyDataset, type DatasetRow, type SupernetRecord } from './dataset.ts';
 import { fitLine, fitRidgeCv, predictRidge, quality, rowsOf, type PredictionQuality } from './metrics.ts';
 import { MlpRuntime, createMlp, mlpParameterCount, trainMlp, type Mlp } from './mlp.ts';
 
@@ -48,32 +49,52 @@ export interface HeldOutReport {
   macs: PredictionQuality;
 }
 
-export interface PredictorFile {
-  format: 'ofav2/accuracy-predictor';
-  formatVersion: 1;
-  preset: string;
-  variant: string;
-  encodingLength: number;
-  supernet: SupernetRecord;
-  dataset: { file: string; subnets: number; split: string; images: number; recalibrationImages: number; seed: number };
-  training: {
-    hidden: number[];
-    epochs: number;
-    batchSize: number;
-    learningRate: number;
-    weightDecay: number;
-    seed: number;
-    trainSubnets: number;
-    parameters: number;
-    finalLoss: number;
-    seconds: number;
-    simd: boolean;
-  };
-  heldOut: HeldOutReport;
-  /** The fixed output bias: the mean top-1 of the training split. */
-  baseOutput: number;
-  layers: { inputs: number; outputs: number; weights: string; bias?: string }[];
-}
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const isObject = (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** A fitted accuracy predictor file (ofa search fit): its schema, and the type inferred from it. */
+export const PREDICTOR_FILE_SCHEMA = z
+  .strictObject({
+    ...formatTag(SEARCH_FORMATS.predictor),
+    preset: oneOf(PRESET_NAMES),
+    variant: oneOf(VARIANT_NAMES),
+    encodingLength: z.int().min(1),
+    supernet: SUPERNET_RECORD_SCHEMA,
+    dataset: z.strictObject({ file: z.string(), subnets: count(), split: text(), images: z.int().min(1), recalibrationImages: count(), seed: count() }),
+    training: z.strictObject({
+      hidden: z.array(z.int().min(1)),
+      epochs: z.int().min(1),
+      batchSize: z.int().min(1),
+      learningRate: z.number().positive(),
+      weightDecay: z.number().nonnegative(),
+      seed: count(),
+      trainSubnets: count(),
+      parameters: count(),
+      finalLoss: z.number().nonnegative(),
+      seconds: z.number().nonnegative(),
+      simd: z.boolean(),
+    }),
+    /** The held-out figures of the fit (a report: read by people, not by the search). */
+    heldOut: z.custom<HeldOutReport>(isObject, { message: 'must be an object (the held-out report)' }),
+    /** The fixed output bias: the mean top-1 of the training split. */
+    baseOutput: z.number().min(0).max(1),
+    layers: z
+      .array(z.strictObject({ inputs: z.int().min(1), outputs: z.int().min(1).max(65536), weights: z.string().regex(BASE64), bias: z.string().regex(BASE64).optional() }))
+      .min(1),
+  })
+  .superRefine((predictor, ctx) => {
+    // The layers chain from the encoding to one output (an MLP whose shapes do not fit cannot run).
+    let width = predictor.encodingLength;
+    predictor.layers.forEach((layer, l) => {
+      const last = l === predictor.layers.length - 1;
+      if (layer.inputs !== width || (last && layer.outputs !== 1)) {
+        ctx.addIssue({ code: 'custom', path: ['layers', l], input: `${layer.inputs} -> ${layer.outputs}`, message: `must take ${width} inputs${last ? ' and give 1 output' : ''}` });
+      }
+      if (!last && layer.bias === undefined) ctx.addIssue({ code: 'custom', path: ['layers', l, 'bias'], message: 'missing field "bias" (required on every layer but the last)' });
+      width = layer.outputs;
+    });
+  });
+export type PredictorFile = z.infer<typeof PREDICTOR_FILE_SCHEMA>;
 
 export interface AccuracyPredictor {
   preset: string;
@@ -108,13 +129,20 @@ export function splitRows(rows: readonly DatasetRow[], holdout: number, seed: nu
 
 const toBase64 = (values: Float32Array) => Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64');
 
+/** A weight's largest magnitude: fitted MLP weights are well under 10; NaN, Infinity or beyond is damage. */
+const MAX_WEIGHT = 1e4;
+
 function fromBase64(text: string, length: number, what: string, file: string): Float32Array {
   const bytes = Buffer.from(text, 'base64');
   if (bytes.length !== length * 4) {
-    throw new OfaError('E_ACCURACY_PREDICTOR', `accuracy predictor ${file}: ${what} holds ${bytes.length / 4} values; expected ${length}`, { hint: 'fit it again with `ofa search fit`' });
+    throw new OfaError('E_ACCURACY_PREDICTOR', `accuracy predictor ${file}: $.${what} holds ${bytes.length / 4} values; expected ${length}`, { hint: 'fit it again with `ofa search fit`' });
   }
   const values = new Float32Array(length);
   new Uint8Array(values.buffer).set(bytes);
+  const bad = values.findIndex((v) => !(Math.abs(v) <= MAX_WEIGHT));
+  if (bad >= 0) {
+    throw new OfaError('E_ACCURACY_PREDICTOR', `accuracy predictor ${file}: $.${what} value ${bad} is ${values[bad]}; allowed: finite numbers within +-${MAX_WEIGHT}`, { hint: 'fit it again with `ofa search fit`' });
+  }
   return values;
 }
 
@@ -185,35 +213,19 @@ export function fitAccuracyPredictor(dataset: AccuracyDataset, options: FitOptio
   };
 }
 
-/** Reads and checks a predictor file: its tag, its space, its layers' shapes. */
+/** Reads and checks a predictor file: the shared JSON reader, its tag, PREDICTOR_FILE_SCHEMA, its space's encoding. */
 export function readAccuracyPredictor(file: string): PredictorFile {
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new OfaError('E_ACCURACY_PREDICTOR', `accuracy predictor ${file} cannot be read: ${(error as Error).message}`, { hint: 'pass the file `ofa search fit --out` wrote' });
+  const input = `accuracy predictor ${file}`;
+  const hint = 'fit it again with `ofa search fit`';
+  const value = readJsonFile(file, input, { code: 'E_ACCURACY_PREDICTOR', hint });
+  checkTag(value, 'predictor', input, hint);
+  const predictor = parseWith(PREDICTOR_FILE_SCHEMA, value, input, { code: 'E_ACCURACY_PREDICTOR', hint });
+  const length = encodingLayout(predictor.preset, predictor.variant).length;
+  if (predictor.encodingLength !== length) {
+    throw new OfaError('E_ACCURACY_PREDICTOR', `accuracy predictor ${file}: encodingLength ${describeValue(predictor.encodingLength)} does not fit ${predictor.preset}/${predictor.variant} (its encoding has ${length} values)`, { hint });
   }
-  checkTag(value, 'predictor', `accuracy predictor ${file}`, 'fit it again with `ofa search fit`');
-  const predictor = value as PredictorFile;
-  const bad = (fault: string) => new OfaError('E_ACCURACY_PREDICTOR', `accuracy predictor ${file}: ${fault}`, { hint: 'fit it again with `ofa search fit`' });
-  let length: number;
-  try {
-    length = encodingLayout(predictor.preset, predictor.variant).length;
-  } catch (error) {
-    throw bad((error as Error).message);
-  }
-  if (predictor.encodingLength !== length) throw bad(`encodingLength ${describeValue(predictor.encodingLength)} does not fit ${predictor.preset}/${predictor.variant} (its encoding has ${length} values)`);
-  if (!Array.isArray(predictor.layers) || predictor.layers.length < 1) throw bad('no "layers"');
-  let width = length;
-  predictor.layers.forEach((layer, l) => {
-    const last = l === predictor.layers.length - 1;
-    if (layer.inputs !== width || !Number.isInteger(layer.outputs) || layer.outputs < 1 || (last && layer.outputs !== 1)) {
-      throw bad(`layers[${l}] is ${describeValue(layer.inputs)} -> ${describeValue(layer.outputs)}; expected ${width} inputs${last ? ' and 1 output' : ''}`);
-    }
-    if (typeof layer.weights !== 'string' || (!last && typeof layer.bias !== 'string')) throw bad(`layers[${l}] has no base64 "weights"${last ? '' : ' or "bias"'}`);
-    width = layer.outputs;
-  });
-  if (typeof predictor.baseOutput !== 'number' || !Number.isFinite(predictor.baseOutput)) throw bad(`baseOutput is ${describeValue(predictor.baseOutput)}; expected a number`);
+  // The weights decode now, not at the first prediction: a damaged one is an error naming it.
+  mlpOf(predictor, file);
   return predictor;
 }
 
@@ -244,7 +256,13 @@ export function accuracyPredictorOf(predictor: PredictorFile, options: { batchSi
           throw new OfaError('E_ACCURACY_PREDICTOR_SPACE', `subnet config is ${config.preset}/${config.variant}; the accuracy predictor was fitted for ${preset}/${variant}`);
         }
       }
-      return runtime.predict(encodeConfigs(configs, encodingLength), configs.length);
+      const predicted = runtime.predict(encodeConfigs(configs, encodingLength), configs.length);
+      // Refused before a search ranks by it: an accuracy that is not a finite number.
+      const bad = predicted.findIndex((value) => !Number.isFinite(value));
+      if (bad >= 0) {
+        throw new OfaError('E_ACCURACY_PREDICTOR', `${options.file ? `accuracy predictor ${options.file}` : 'the accuracy predictor'} predicts ${predicted[bad]} for subnet ${JSON.stringify(configs[bad])}; allowed: a finite accuracy`, { hint: 'fit it again with `ofa search fit`' });
+      }
+      return predicted;
     },
   };
 }

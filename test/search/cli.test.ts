@@ -114,7 +114,8 @@ test.serial('bad input exits 2 naming the fault: a budget below the smallest lat
   writeFileSync(bad, [...lines.slice(0, 3), '{"id": 1}', ...lines.slice(3)].join('\n'));
   const fit = ofa(['search', 'fit', '--data', bad, '--out', join(dir, 'never.json')], dir);
   t.is(fit.status, 2);
-  t.true(fit.stderr.includes(`accuracy data set ${bad} line 4: field "top1"`), fit.stderr);
+  t.true(fit.stderr.includes(`accuracy data set ${bad} line 4 is invalid:\n  $.id: must be a string (got number) (value 1)\n`), fit.stderr);
+  t.true(fit.stderr.includes('  $.top1: missing field "top1" (required; a finite number)\n'), fit.stderr);
   const noData = ofa(['search', 'dataset', '--checkpoint', join(dir, 'none'), '--subnets', '3', '--out', join(dir, 'x.jsonl')], dir);
   t.is(noData.status, 2);
   t.regex(noData.stderr, /E_CHECKPOINT/);

@@ -173,7 +173,7 @@ test('bad inputs: a predictor of another space or supernet, a foreign or damaged
   writeFileSync(damaged, JSON.stringify({ ...predictor, variant: 'ofa' }));
   t.throws(() => readAccuracyPredictor(damaged), { code: 'E_ACCURACY_PREDICTOR', message: /damaged\.json: encodingLength 127 does not fit micro\/ofa/ } as never);
   writeFileSync(damaged, '{"format": ');
-  t.throws(() => readAccuracyPredictor(damaged), { code: 'E_ACCURACY_PREDICTOR', message: /damaged\.json cannot be read/ } as never);
+  t.throws(() => readAccuracyPredictor(damaged), { code: 'E_ACCURACY_PREDICTOR', message: /damaged\.json is not valid JSON.*truncated/ } as never);
   // Too few subnets to fit and judge.
   const small = syntheticDataset(MICRO, 7, tempDir());
   t.throws(() => fitAccuracyPredictor(readAccuracyDataset(small)), { code: 'E_ACCURACY_DATA_SMALL', message: /holds 7 distinct subnets; a fit needs at least 8/ } as never);
@@ -192,11 +192,11 @@ test('a data set with a bad line names the file, the line and the fault; a cut l
   t.throws(() => readAccuracyDataset(notJson), { code: 'E_ACCURACY_DATA', message: new RegExp(`${notJson} line 5 is not valid JSON`) } as never);
   const row = JSON.parse(lines[2]);
   const badTop1 = write('bad-top1.jsonl', [...lines.slice(0, 2), JSON.stringify({ ...row, top1: 57 }), ...lines.slice(3)].join('\n'));
-  t.throws(() => readAccuracyDataset(badTop1), { message: /bad-top1\.jsonl line 3: field "top1" is 57; expected a fraction from 0 to 1/ } as never);
+  t.throws(() => readAccuracyDataset(badTop1), { message: /bad-top1\.jsonl line 3 is invalid:\n {2}\$\.top1: must be <= 1 \(value 57\)/ } as never);
   const badId = write('bad-id.jsonl', [...lines.slice(0, 2), JSON.stringify({ ...row, id: 'feedfeedfeedfeed' }), ...lines.slice(3)].join('\n'));
-  t.throws(() => readAccuracyDataset(badId), { message: /bad-id\.jsonl line 3: field "id" is "feedfeedfeedfeed"; the config's id is/ } as never);
+  t.throws(() => readAccuracyDataset(badId), { message: /bad-id\.jsonl line 3 is invalid:\n {2}\$\.id: must be the config's id "[0-9a-f]{16}" \(value "feedfeedfeedfeed"\)/ } as never);
   const badConfig = write('bad-config.jsonl', [...lines.slice(0, 2), JSON.stringify({ ...row, config: { ...row.config, resolution: 9 } }), ...lines.slice(3)].join('\n'));
-  t.throws(() => readAccuracyDataset(badConfig), { message: /bad-config\.jsonl line 3: field "config": .*resolution/ } as never);
+  t.throws(() => readAccuracyDataset(badConfig), { message: /bad-config\.jsonl line 3 is invalid:\n {2}\$\.config\.resolution: resolution 9 is not allowed/ } as never);
   const noHeader = write('no-header.jsonl', lines.slice(1).join('\n'));
   t.throws(() => readAccuracyDataset(noHeader), { code: 'E_ACCURACY_DATA', message: /no-header\.jsonl line 1 \(the header\) has format undefined/ } as never);
   // A kill mid-line: the complete lines are read, the cut one is reported.
@@ -205,7 +205,7 @@ test('a data set with a bad line names the file, the line and the fault; a cut l
   const read = readAccuracyDataset(cut);
   t.true(read.truncatedTail);
   t.is(read.rows.length, 300);
-  t.throws(() => readAccuracyDataset(join(dir, 'missing.jsonl')), { code: 'E_ACCURACY_DATA', message: /missing\.jsonl cannot be read/ } as never);
+  t.throws(() => readAccuracyDataset(join(dir, 'missing.jsonl')), { code: 'E_ACCURACY_DATA', message: /missing\.jsonl does not exist/ } as never);
 });
 
 test('the data set sequence spreads over every exit and resolution and extends with the same seed', (t) => {

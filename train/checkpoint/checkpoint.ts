@@ -36,7 +36,8 @@ export const MOMENTUM_PREFIX = 'momentum.';
 
 /** A file a manifest lists: a plain name inside the checkpoint folder (no path, no `..`). */
 const FILE_NAME = /^(?!\.\.?$)[\w.-]+$/;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** Hex digits (a sha256 is 64; a shorter one simply never matches the file's). */
+const SHA256_HEX = /^[0-9a-f]+$/;
 
 export const OPTIMIZER_SUMMARY_SCHEMA = z.strictObject({
   name: text(),
@@ -71,7 +72,8 @@ export const CHECKPOINT_MANIFEST_SCHEMA = z
     /** Absent in manifests written before the tag was added (same version 1). */
     format: z.literal(CHECKPOINT_FORMAT).optional(),
     formatVersion: z.literal(CHECKPOINT_FORMAT_VERSION),
-    createdAt: z.string(),
+    /** When it was saved (provenance; absent in hand-made manifests). */
+    createdAt: z.string().optional(),
     ...MANIFEST_INPUT_FIELDS,
     // Record keys are file names the loader joins to the folder: a path or `..` would read outside it.
     files: z.record(z.string().regex(FILE_NAME), z.strictObject({ sha256: z.string().regex(SHA256_HEX), bytes: count() })),
