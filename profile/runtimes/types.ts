@@ -88,6 +88,8 @@ export interface Runtime<S extends RuntimeSession = RuntimeSession> {
   executionProviders: readonly string[];
   /** Runtime-specific rules on a device profile (the schema checks the common fields). */
   deviceFaults?(device: Record<string, unknown>): DeviceFault[];
+  /** Top-level device-profile fields that only this runtime takes (checked by its deviceFaults), e.g. chromium's `browser`. */
+  deviceFields?: readonly string[];
   /**
    * Throws an OfaError naming what is missing (and how a user installs it) when the device's execution
    * provider cannot start on this host. Cheap: run before any measurement.
