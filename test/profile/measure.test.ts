@@ -114,7 +114,7 @@ test('EP enforcement: an EP the runtime build does not have, and webgpu in onnxr
   t.is((error as { code?: string }).code, 'E_EP_UNAVAILABLE');
   const webOnGpu = validateDevice({ ...cpuDevice('web-gpu'), runtime: 'onnxruntime-web', executionProvider: 'webgpu' });
   await t.throwsAsync(measureModel(probeModel(), webOnGpu, FAST), { message: /cannot start inside Node; available here: wasm/ });
-  const browser = validateDevice({ ...cpuDevice('browser'), runtime: 'chromium', executionProvider: 'wasm' });
+  const browser = validateDevice({ ...cpuDevice('browser'), runtime: 'chromium', executionProvider: 'wasm', browser: { executablePath: '/nonexistent/chromium' } });
   await t.throwsAsync(checkDevice(browser), { message: /chromium/ });
 });
 
