@@ -231,7 +231,10 @@ async function devices(flags: ParsedFlags): Promise<number> {
     }
   }
   if (flags.json) out(JSON.stringify(rows, null, 2));
-  else for (const row of rows) out(`${row.name.padEnd(12)} ${(row.runtime ?? '?').padEnd(17)} ${(row.executionProvider ?? '?').padEnd(8)} ${row.available ? 'available' : `unavailable: ${row.problem}${row.hint ? `\n${' '.repeat(13)}hint: ${row.hint}` : ''}`}`);
+  else {
+    const width = Math.max(12, ...rows.map((row) => row.name.length));
+    for (const row of rows) out(`${row.name.padEnd(width)} ${(row.runtime ?? '?').padEnd(17)} ${(row.executionProvider ?? '?').padEnd(8)} ${row.available ? 'available' : `unavailable: ${row.problem}${row.hint ? `\n${' '.repeat(width + 1)}hint: ${row.hint}` : ''}`}`);
+  }
   return 0;
 }
 
