@@ -44,7 +44,9 @@ const EP_INSTALL_HINTS: Record<string, string> = {
     'libraries; needs an NVIDIA GPU with a CUDA 12 driver',
   webgpu:
     'the webgpu EP is bundled but needs a GPU adapter: on Linux a GPU with a Vulkan driver (libvulkan.so.1 and the ' +
-    'vendor ICD), on Windows D3D12, on macOS Metal',
+    'vendor ICD), on Windows D3D12, on macOS Metal; on Linux without a GPU, SwiftShader (shipped with Debian\'s chromium) serves: start ' +
+    'with VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json and libvulkan.so.1 loadable (LD_LIBRARY_PATH=/usr/lib/chromium, or ' +
+    '`apt-get install libvulkan1`)',
   dml: 'DirectML is bundled only in the Windows builds of onnxruntime-node',
   coreml: 'CoreML is bundled only in the macOS builds of onnxruntime-node',
 };
