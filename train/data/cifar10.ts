@@ -1,9 +1,10 @@
 // CIFAR-10 in its binary layout (https://www.cs.toronto.edu/~kriz/cifar.html, "binary version"):
 // data_batch_1.bin .. data_batch_5.bin (training) and test_batch.bin, each a run of 3073-byte records:
 // 1 label byte, then 1024 red, 1024 green, 1024 blue bytes (CHW, rows top to bottom). We store NHWC.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { OfaError } from '../../lib/errors.ts';
+import { readInputBytes } from '../../lib/json.ts';
 import { splitValidation, type HoldoutOptions } from './holdout.ts';
 import type { DatasetSpec, DatasetSplits, ImageSet } from './types.ts';
 
@@ -42,7 +43,8 @@ export function readCifar10Files(files: string[]): ImageSet {
         hint: 'pass the folder of the binary version (cifar-10-batches-bin with data_batch_1..5.bin and test_batch.bin)',
       });
     }
-    const bytes = readFileSync(file);
+    // A folder or an unreadable path is named as such (lib/json.ts); a batch file is 30 MB.
+    const bytes = readInputBytes(file, `CIFAR-10 file ${JSON.stringify(file)}`, { code: 'E_DATA_SOURCE', maxBytes: 2 ** 30, hint: 'pass the folder of the binary version (cifar-10-batches-bin)' });
     if (bytes.length === 0 || bytes.length % RECORD_BYTES !== 0) {
       throw new OfaError('E_DATA_SOURCE', `CIFAR-10 file ${JSON.stringify(file)} has ${bytes.length} bytes, not a positive multiple of the ${RECORD_BYTES}-byte record (1 label + 3x32x32 pixels)`, {
         hint: 'the file is truncated or not the binary version of CIFAR-10 (the python and matlab versions are not read)',

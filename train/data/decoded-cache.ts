@@ -7,6 +7,8 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { writeFileAtomic, writeJsonAtomic } from '../../lib/atomic.ts';
+import { readJsonFile } from '../../lib/json.ts';
+import { count, parseWith, z } from '../../lib/schema.ts';
 import { sha256, type DataLog } from './cache.ts';
 import type { ImageSet } from './types.ts';
 
@@ -19,19 +21,22 @@ export interface DecodedSplitsData {
   classNames: string[];
 }
 
-interface Header {
-  format: string;
-  version: number;
-  fingerprint: string;
-  height: number;
-  width: number;
-  channels: number;
-  trainCount: number;
-  testCount: number;
-  classNames: string[];
-  bytes: number;
-  sha256: string;
-}
+const HEADER_SCHEMA = z
+  .strictObject({
+    format: z.string(),
+    version: z.int(),
+    fingerprint: z.string(),
+    height: z.int().min(1).max(4096),
+    width: z.int().min(1).max(4096),
+    channels: z.int().min(1).max(4),
+    trainCount: count(),
+    testCount: count(),
+    classNames: z.array(z.string()).max(256),
+    bytes: count(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  })
+  .refine((h) => h.bytes === (h.trainCount + h.testCount) * (h.height * h.width * h.channels + 1), { message: 'bytes must be (trainCount + testCount) x (pixels per image + 1 label byte)' });
+type Header = z.infer<typeof HEADER_SCHEMA>;
 
 /** sha256 over the sorted relative paths, sizes and mtimes of every file under `root`. */
 export function folderFingerprint(root: string): string {
@@ -58,9 +63,10 @@ function read(cacheDir: string, name: string, fingerprint: string): DecodedSplit
   if (!existsSync(p.header)) return 'missing';
   let header: Header;
   try {
-    header = JSON.parse(readFileSync(p.header, 'utf8')) as Header;
-  } catch {
-    return 'corrupt (unreadable header)';
+    // The cache is the tool's own: a damaged header means "decode again", not a user error.
+    header = parseWith(HEADER_SCHEMA, readJsonFile(p.header, `cache header ${p.header}`, { code: 'E_DATA_SOURCE' }), `cache header ${p.header}`, { code: 'E_DATA_SOURCE' });
+  } catch (error) {
+    return `corrupt (${(error as Error).message.replace(/\n\s*/g, ' ')})`;
   }
   if (header.format !== FORMAT || header.version !== VERSION || header.fingerprint !== fingerprint) return 'corrupt (header of another format or source)';
   if (!existsSync(p.data) || statSync(p.data).size !== header.bytes) return 'corrupt (data file missing or of the wrong size)';

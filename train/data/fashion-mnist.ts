@@ -20,6 +20,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../../lib/atomic.ts';
 import { OfaError } from '../../lib/errors.ts';
+import { readJsonFile } from '../../lib/json.ts';
+import { count, parseWith, z } from '../../lib/schema.ts';
 import { resolveCacheDir, sha256, stderrLog, type DataLog } from './cache.ts';
 import { splitValidation, type HoldoutOptions } from './holdout.ts';
 import type { DatasetSpec, DatasetSplits, ImageSet } from './types.ts';
@@ -60,23 +62,24 @@ export interface FashionMnistOptions extends HoldoutOptions {
   log?: DataLog;
 }
 
-export interface FashionCacheHeader {
-  format: string;
-  version: number;
-  height: number;
-  width: number;
-  channels: number;
-  classes: number;
-  trainCount: number;
-  testCount: number;
-  trainPerClass: number;
-  testPerClass: number;
-  split: string;
+export const FASHION_CACHE_HEADER_SCHEMA = z.strictObject({
+  format: z.string(),
+  version: z.int(),
+  height: z.int().min(1).max(4096),
+  width: z.int().min(1).max(4096),
+  channels: z.int().min(1).max(4),
+  classes: z.int().min(1).max(256),
+  trainCount: count(),
+  testCount: count(),
+  trainPerClass: count(),
+  testPerClass: count(),
+  split: z.string(),
   /** Records of the source that were not 784 integers in 0..255 (dropped). */
-  droppedRecords: number;
-  bytes: number;
-  sha256: string;
-}
+  droppedRecords: count(),
+  bytes: count(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type FashionCacheHeader = z.infer<typeof FASHION_CACHE_HEADER_SCHEMA>;
 
 export function defaultFashionSourceDir(): string | undefined {
   try {
@@ -169,9 +172,10 @@ function cacheProblem(paths: { data: string; header: string }, options: FashionM
   if (!existsSync(paths.header) && !existsSync(paths.data)) return { problem: 'missing' };
   let header: FashionCacheHeader;
   try {
-    header = JSON.parse(readFileSync(paths.header, 'utf8')) as FashionCacheHeader;
+    // The cache is the tool's own: a damaged header means "rebuild it", reported, not a user error.
+    header = parseWith(FASHION_CACHE_HEADER_SCHEMA, readJsonFile(paths.header, `cache header ${paths.header}`, { code: 'E_DATA_SOURCE' }), `cache header ${paths.header}`, { code: 'E_DATA_SOURCE' });
   } catch (error) {
-    return { problem: `corrupt (header ${paths.header} unreadable: ${(error as Error).message})` };
+    return { problem: `corrupt (${(error as Error).message.replace(/\n\s*/g, ' ')})` };
   }
   if (header.format !== CACHE_FORMAT || header.version !== CACHE_VERSION) return { problem: `corrupt (header format ${JSON.stringify(header.format)} v${header.version}, expected ${CACHE_FORMAT} v${CACHE_VERSION})` };
   if (header.trainPerClass !== (options.trainPerClass ?? 6000) || header.testPerClass !== (options.testPerClass ?? 1000)) {

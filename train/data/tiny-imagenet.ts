@@ -9,10 +9,11 @@
 // read in sorted order, so that the result does not depend on the file system's listing order.
 // Decoding 110,000 JPEGs takes about 45 s (jpeg-js, 0.4 ms each), so the decoded images are cached
 // (decoded-cache.ts), keyed by a fingerprint of the folder.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { OfaError } from '../../lib/errors.ts';
+import { readInputBytes, readTextInput } from '../../lib/json.ts';
 import { resolveCacheDir, stderrLog, type DataLog } from './cache.ts';
 import { cachedDecode, type DecodedSplitsData } from './decoded-cache.ts';
 import { splitValidation, type HoldoutOptions } from './holdout.ts';
@@ -52,14 +53,14 @@ function fail(path: string, why: string): OfaError {
 
 function readLines(path: string): string[] {
   if (!existsSync(path)) throw fail(path, 'does not exist');
-  return readFileSync(path, 'utf8').split(/\r?\n/).map((line) => line.trim()).filter((line) => line.length > 0);
+  return readTextInput(path, `Tiny ImageNet ${JSON.stringify(path)}`, { code: 'E_DATA_SOURCE' }).split(/\r?\n/).map((line) => line.trim()).filter((line) => line.length > 0);
 }
 
 /** Decodes a JPEG into RGB bytes; grey-scale JPEGs (Tiny ImageNet has some) come out with R = G = B. */
 export function decodeJpegRgb(path: string, height: number, width: number): Uint8Array {
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
-    decoded = jpeg.decode(readFileSync(path), { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 64 });
+    decoded = jpeg.decode(readInputBytes(path, `Tiny ImageNet ${JSON.stringify(path)}`, { code: 'E_DATA_SOURCE', maxBytes: 2 ** 26 }), { useTArray: true, formatAsRGBA: true, maxMemoryUsageInMB: 64 });
   } catch (error) {
     throw fail(path, `is not a readable JPEG: ${(error as Error).message}`);
   }
