@@ -20,7 +20,11 @@ export const ORT_ENTRY_NAMES = Object.keys(ORT_ENTRIES) as OrtEntry[];
 export const DEFAULT_ORT_ENTRY: Record<string, OrtEntry> = { wasm: 'onnxruntime-web/wasm', webgpu: 'onnxruntime-web/webgpu' };
 
 export const DEFAULT_EXECUTABLE = '/usr/bin/chromium';
-/** A page call with no sign of life for this long is a hung page (a single WebGPU first run on SwiftShader took ~20 s here under load). */
+/**
+ * A page call with no answer and no sign of progress (the page signals each run) for this long is a hung
+ * page. Generous: loading onnxruntime-web's WebGPU build and creating a first session took ~6 s here under
+ * load, one first run of WebGPU on SwiftShader ~20 s.
+ */
 export const DEFAULT_TIMEOUT_MS = 120_000;
 
 export interface BrowserSettings {
@@ -30,7 +34,7 @@ export interface BrowserSettings {
   args: string[];
   /** Connect to this Playwright browser server (ws:// or wss://) instead of launching a browser. */
   wsEndpoint?: string;
-  /** A page call that gives no sign of life for this long fails as hung, ms. */
+  /** A page call that gives no answer and no sign of progress for this long fails as hung, ms. */
   timeoutMs: number;
   /** The onnxruntime-web entry the page imports. */
   ortEntry: OrtEntry;
