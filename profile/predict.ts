@@ -14,7 +14,11 @@ export {
   type DeviceProfile,
   type DevicesOptions,
   type DeviceFault,
+  DEVICE_KNOBS_SCHEMA,
+  type DeviceKnobs,
 } from './device.ts';
+// The schemas of what a table records of its host and device, for the readers of other stages' files.
+export { HOST_FACTS_SCHEMA, type HostFacts } from './host.ts';
 export {
   readTable,
   loadTable,
@@ -46,3 +50,5 @@ export {
 export type { PredictorQuality } from './validation.ts';
 export { readValidation, loadValidation, validationPath, type ValidationResult } from './validation.ts';
 export { ARTIFACT_FORMATS, type ArtifactKind } from './artifacts.ts';
+// The default settings of `ofa profile device` (light: the CLI declares its flags from them).
+export { PROFILE_DEVICE_DEFAULTS, estimatePlan, type ProfileDeviceSettings } from './onboard-plan.ts';

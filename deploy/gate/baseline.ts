@@ -5,15 +5,17 @@
 //   deploy/gate's recordBaseline() measures); an entry is picked by its `id` when the device has several.
 // Everything is checked before anything is measured: a broken file, one without a record, or one measured
 // on another device (or with other device settings) is bad input naming the file and the field.
-import { readFileSync, existsSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { OfaError, describeValue } from '../../lib/errors.ts';
+import { readJsonFile } from '../../lib/json.ts';
+import { faultsError, formatSchemaFault, parseWith, schemaFaults } from '../../lib/schema.ts';
 import type { DeviceKnobs } from '../../profile/index.ts';
-import { GATE_RESULT_FORMAT, VISIT_STATISTICS, type GateBaselineRecord } from './result.ts';
+import { GATE_RESULT_FORMAT } from './result.ts';
+import { GATE_BASELINE_RECORD_SCHEMA, type GateBaselineRecord } from './schema.ts';
 
 export const DEPLOY_FORMAT = { format: 'ofav2/deploy', formatVersion: 1 } as const;
 
-/** The fewest recorded rounds a baseline must have (the rank-sum bounds need a few). */
-export const MIN_BASELINE_ROUNDS = 10;
+export { MIN_BASELINE_ROUNDS } from './schema.ts';
 
 export interface BaselineFile {
   file: string;
@@ -31,67 +33,22 @@ function broken(file: string, why: string): OfaError {
 type Json = Record<string, unknown>;
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** The faults of a record, each as `$.path: what is wrong (value)`. */
+/** The faults of a record, each as `$.path: what is wrong (value)` (GATE_BASELINE_RECORD_SCHEMA). */
 export function recordFaults(value: unknown, path: string): string[] {
-  const faults: string[] = [];
-  const fault = (at: string, what: string, found: unknown) => faults.push(`${at}: ${what} (value ${describeValue(found)})`);
-  if (!isObject(value)) return [`${path}: must be an object (value ${describeValue(value)})`];
-  const object = (key: string, parent: Json = value, at = path): Json | undefined => {
-    const child = parent[key];
-    if (!isObject(child)) fault(`${at}.${key}`, 'must be an object', child);
-    return isObject(child) ? child : undefined;
-  };
-  const text = (parent: Json | undefined, key: string, at: string) => {
-    if (parent && (typeof parent[key] !== 'string' || parent[key] === '')) fault(`${at}.${key}`, 'must be a non-empty string', parent[key]);
-  };
-  const device = object('device');
-  text(device, 'name', `${path}.device`);
-  text(device, 'runtime', `${path}.device`);
-  text(device, 'executionProvider', `${path}.device`);
-  if (device) object('session', device, `${path}.device`);
-  const runtime = object('runtime');
-  text(runtime, 'version', `${path}.runtime`);
-  object('host');
-  const model = object('model');
-  text(model, 'sha256', `${path}.model`);
-  if (model && !Array.isArray(model.inputs)) fault(`${path}.model.inputs`, 'must be a list of inputs', model.inputs);
-  else if (model) {
-    (model.inputs as unknown[]).forEach((input, i) => {
-      const at = `${path}.model.inputs[${i}]`;
-      if (!isObject(input) || typeof input.name !== 'string' || typeof input.type !== 'string' || !Array.isArray(input.dims) || !input.dims.every((d) => Number.isInteger(d) && d > 0)) {
-        fault(at, 'must be {name, type, dims: positive integers}', input);
-      }
-    });
-  }
-  const reference = object('reference');
-  for (const key of ['preset', 'variant', 'configId', 'sha256']) text(reference, key, `${path}.reference`);
-  if (reference && !Number.isInteger(reference.seed)) fault(`${path}.reference.seed`, 'must be an integer', reference.seed);
-  if (!(VISIT_STATISTICS as readonly unknown[]).includes(value.statistic)) fault(`${path}.statistic`, `must be one of ${VISIT_STATISTICS.join(', ')}`, value.statistic);
-  if (!Number.isInteger(value.runsPerVisit) || (value.runsPerVisit as number) < 1) fault(`${path}.runsPerVisit`, 'must be an integer >= 1', value.runsPerVisit);
-  const ratios = value.logRatios;
-  if (!Array.isArray(ratios) || !ratios.every((r) => typeof r === 'number' && Number.isFinite(r))) fault(`${path}.logRatios`, 'must be a list of finite numbers', ratios);
-  else if (ratios.length < MIN_BASELINE_ROUNDS) fault(`${path}.logRatios`, `must hold at least ${MIN_BASELINE_ROUNDS} rounds`, ratios.length);
-  for (const key of ['ratio', 'medianMs', 'referenceMedianMs']) {
-    if (typeof value[key] !== 'number' || !Number.isFinite(value[key])) fault(`${path}.${key}`, 'must be a finite number', value[key]);
-  }
-  return faults;
+  return schemaFaults(GATE_BASELINE_RECORD_SCHEMA, value).map((fault) => formatSchemaFault({ ...fault, path: fault.path.replace(/^\$/, path) }));
 }
 
 function checkedRecord(file: string, value: unknown, path: string): GateBaselineRecord {
-  const faults = recordFaults(value, path);
-  if (faults.length > 0) throw broken(file, `its latency record is not valid: ${faults.join('; ')}`);
-  return value as GateBaselineRecord;
+  const faults = schemaFaults(GATE_BASELINE_RECORD_SCHEMA, value).map((fault) => ({ ...fault, path: fault.path.replace(/^\$/, path) }));
+  if (faults.length > 0) throw faultsError('E_GATE_BASELINE', `baseline file ${JSON.stringify(file)}: its latency record`, faults, HINT);
+  return parseWith(GATE_BASELINE_RECORD_SCHEMA, value, `baseline file ${JSON.stringify(file)}`, { code: 'E_GATE_BASELINE', hint: HINT });
 }
 
 /** Reads a baseline file (a gate result or a deploy.json); `entry` picks a deploy.json entry by id. */
 export function readBaselineFile(file: string, options: { device: string; entry?: string }): BaselineFile {
   if (!existsSync(file) || !statSync(file).isFile()) throw new OfaError('E_READ', `baseline file ${JSON.stringify(file)} does not exist`, { hint: HINT });
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new OfaError('E_JSON', `baseline file ${JSON.stringify(file)} is not valid JSON: ${(error as Error).message}`, { hint: HINT });
-  }
+  // The shared reader (lib/json.ts): size and depth limits, empty, binary or truncated files, named.
+  const json = readJsonFile(file, `baseline file ${JSON.stringify(file)}`, { code: 'E_JSON', hint: HINT });
   if (!isObject(json)) throw broken(file, `is not a JSON object (value ${describeValue(json)})`);
   const tag = `${String(json.format)} v${String(json.formatVersion)}`;
   if (json.format === GATE_RESULT_FORMAT.format && json.formatVersion === GATE_RESULT_FORMAT.formatVersion) {

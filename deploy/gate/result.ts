@@ -7,47 +7,18 @@ import type { Decision, Look } from './decide.ts';
 export const GATE_RESULT_FORMAT = { format: 'ofav2/gate-result', formatVersion: 1 } as const;
 
 /** The per-visit figure a round records for each model: the fastest of its runs (default) or their median. */
-export const VISIT_STATISTICS = ['min', 'median'] as const;
+export { VISIT_STATISTICS } from './schema.ts';
+import { VISIT_STATISTICS } from './schema.ts';
 export type VisitStatistic = (typeof VISIT_STATISTICS)[number];
 
 export type GateMode = 'ab' | 'baseline-file';
 
-/** One model input as fed: name, element type, concrete shape. */
-export interface InputRecord {
-  name: string;
-  type: string;
-  dims: number[];
-}
-
-/** The speed reference measured beside the models (profile/reference.ts): which subnet, which bytes. */
-export interface ReferenceRecord {
-  preset: string;
-  variant: string;
-  configId: string;
-  seed: number;
-  sha256: string;
-}
-
-/**
- * A model's latency on a device against the speed reference, round by round: what a baseline file holds
- * (a gate result's `record`, or an entry of a deploy.json). A later gate run measures its candidate
- * against the same reference and compares the two series of log ratios.
- */
-export interface GateBaselineRecord {
-  device: DeviceKnobs;
-  runtime: RuntimeInfo;
-  host: HostFacts;
-  model: { file?: string; sha256: string; inputs: InputRecord[] };
-  reference: ReferenceRecord;
-  statistic: VisitStatistic;
-  runsPerVisit: number;
-  /** Per round: log(model / reference), each the visit's statistic in ms. */
-  logRatios: number[];
-  /** exp(median of logRatios): the model's latency in units of the reference's. */
-  ratio: number;
-  medianMs: number;
-  referenceMedianMs: number;
-}
+// The baseline record and its parts: types inferred from their schemas (schema.ts), which its reader checks.
+import type { GateBaselineRecord, INPUT_RECORD_SCHEMA, GATE_REFERENCE_SCHEMA } from './schema.ts';
+import type { z } from '../../lib/schema.ts';
+export type { GateBaselineRecord } from './schema.ts';
+export type InputRecord = z.infer<typeof INPUT_RECORD_SCHEMA>;
+export type ReferenceRecord = z.infer<typeof GATE_REFERENCE_SCHEMA>;
 
 export interface ModelResult {
   file: string;

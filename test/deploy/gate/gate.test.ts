@@ -168,7 +168,7 @@ test.serial('bad input: a baseline file from another device, with other device s
   writeFileSync(join(dir, 'foreign.json'), JSON.stringify({ format: 'ofav2/lut', formatVersion: 1 }));
   refused(t, gate('--baseline', 'foreign.json', '--candidate', 'small.onnx'), 'E_ARTIFACT_FORMAT', /has format ofav2\/lut v1; expected "format": "ofav2\/gate-result" or "ofav2\/deploy"/);
   writeFileSync(join(dir, 'bad-record.json'), JSON.stringify({ ...result, record: { ...result.record, logRatios: [1, 'x'] } }));
-  refused(t, gate('--baseline', 'bad-record.json', '--candidate', 'small.onnx'), 'E_GATE_BASELINE', /\$\.record\.logRatios: must be a list of finite numbers/);
+  refused(t, gate('--baseline', 'bad-record.json', '--candidate', 'small.onnx'), 'E_GATE_BASELINE', /its latency record is invalid:\n {2}\$\.record\.logRatios\[1\]: must be a finite number \(got string\) \(value "x"\)/);
   writeFileSync(join(dir, 'no-record.json'), JSON.stringify({ ...result, record: null }));
   refused(t, gate('--baseline', 'no-record.json', '--candidate', 'small.onnx'), 'E_GATE_BASELINE', /without a record .*--no-reference/);
   refused(t, gate('--baseline', 'aa.json', '--candidate', 'small.onnx', '--runs-per-visit', '9'), 'E_FLAG_CONFLICT', /--runs-per-visit 9 \(the file's: 5\)/);
