@@ -265,6 +265,19 @@ test('webgpu: the page gets an adapter (SwiftShader without a GPU), measures and
   }
 });
 
+test("webgpu through the package's default entry (onnxruntime-web: JSEP, WebGPU kernels written in JavaScript) computes on WebGPU too", async (t) => {
+  const { file: _file, ...webgpu } = loadDevice('chromium-webgpu');
+  const device = validateDevice({ ...webgpu, name: 'jsep', browser: { ortEntry: 'onnxruntime-web' } }, 'jsep');
+  const input = Float32Array.from({ length: 2 * 16 }, (_, i) => Math.sin(i));
+  const session = await openInference(matmulModel(['batch', 16]), device);
+  try {
+    const outputs = await session.run([{ name: 'x', data: input, dims: [2, 16] }]);
+    t.true(maxAbsDiff(outputs.y.data, matmulArithmetic(input, 2)) < 1e-4);
+  } finally {
+    await session.dispose();
+  }
+});
+
 test("a model the EP cannot run: the EP's message and no fallback; a broken model: the runtime's message", async (t) => {
   const error = await t.throwsAsync(openInference(detModel(), loadDevice('chromium-webgpu')), { code: 'E_MODEL' } as never);
   t.regex(error!.message, /device chromium-webgpu: execution provider "webgpu" of onnxruntime-web .* cannot run every node of the model, and falling back to the CPU EP is disabled: .*fallback to CPU EP has been explicitly disabled/);
