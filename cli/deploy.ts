@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { OfaError } from '../lib/errors.ts';
 import { DEFAULT_DEVICES_DIR } from '../profile/predict.ts';
 import { accuracyPredictorOf, checkPredictorCheckpoint, readAccuracyPredictor } from '../search/index.ts';
-import { BUNDLE_DEFAULTS, deployDevices, type DeployResult } from '../deploy/index.ts';
+import { BUNDLE_DEFAULTS, checkGateRounds, deployDevices, type DeployResult } from '../deploy/index.ts';
 import { helpText, log, out, parseArgs, type CommandSpec, type ParsedFlags } from './args.ts';
 
 /** The shipped supernet (fashion, ee-d, trained by `ofa train eps`, results/eps-fashion/), with its accuracy predictor. */
@@ -90,7 +90,7 @@ export async function run(argv: string[]): Promise<number> {
   const maxTries = count(f, 'max-tries', 1);
   const recalibrationImages = count(f, 'recalibration-images', 1);
   const testImages = count(f, 'test-images', 1);
-  const gateRounds = count(f, 'gate-rounds', 0);
+  const gateRounds = checkGateRounds(count(f, 'gate-rounds', 0) ?? 60);
   const budgetsMs = budgets(f['budgets-ms'] as string[] | undefined);
   const names = f.devices as string[];
   const devices = names.length === 1 && names[0] === 'all' ? 'all' : names;

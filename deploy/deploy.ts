@@ -13,6 +13,7 @@ import { loadCalibration, loadTable, type LatencyStatistic } from '../profile/pr
 import { configId } from '../space/index.ts';
 import { loadSearchDevice, prepareDevice, searchPrepared, type AccuracyModel, type Nsga2Settings, type PreparedDevice, type DeviceSearchResult } from '../search/index.ts';
 import { recordBaseline } from './gate/gate.ts';
+import { MIN_BASELINE_ROUNDS } from './gate/baseline.ts';
 import type { GateBaselineRecord } from './gate/result.ts';
 import { DEPLOY_FORMAT } from './gate/baseline.ts';
 import { writeReport } from './report.ts';
@@ -150,6 +151,14 @@ function earlierGateRecords(outDir: string): Map<string, GateBaselineRecord> {
   return records;
 }
 
+/** Rounds of a deployed model's gate record: 0 (none) or at least the gate's minimum; refused before anything runs. */
+export function checkGateRounds(rounds: number): number {
+  if (!Number.isInteger(rounds) || (rounds !== 0 && rounds < MIN_BASELINE_ROUNDS)) {
+    throw new OfaError('E_DEPLOY_OPTIONS', `gate rounds ${rounds} is not valid; allowed: 0 (no gate record) or an integer >= ${MIN_BASELINE_ROUNDS}`, { hint: `pass --gate-rounds 0 or at least ${MIN_BASELINE_ROUNDS}` });
+  }
+  return rounds;
+}
+
 export async function deployDevices(options: DeployOptions): Promise<DeployResult> {
   const log = options.log ?? (() => {});
   const { facts } = options.supernet;
@@ -157,7 +166,7 @@ export async function deployDevices(options: DeployOptions): Promise<DeployResul
   const all = options.devices === 'all';
   const names = all ? listDeviceNames({ devicesDir: options.devicesDir }) : [...options.devices];
   if (names.length === 0) throw new OfaError('E_DEPLOY_OPTIONS', `no devices to deploy to${all ? ` (the devices folder ${JSON.stringify(options.devicesDir ?? 'devices')} has no device files)` : ''}`, { hint: 'name devices with --devices a,b or add device files' });
-  const gateRounds = options.gateRounds ?? 60;
+  const gateRounds = checkGateRounds(options.gateRounds ?? 60);
   // Every device first (an unknown name throws E_DEVICE_UNKNOWN here): nothing is measured before all are known good.
   const ready: PreparedDevice[] = [];
   const skippedDevices: DeployResult['skippedDevices'] = [];

@@ -7,5 +7,5 @@ export { DEPLOY_FORMAT } from './gate/baseline.ts';
 export { benchmarkJson, markdownSummary, junitXml, checkGateOutputs, writeGateOutputs, type GateOutputs, type BenchmarkEntry } from './gate/formats.ts';
 // Bundles (issue 14): one device and budget's verified, measured, scored ONNX model and its manifest.
 export { deployBundle, toolVersion, nextBelow, bundleDir, BUNDLE_FORMAT, BUNDLE_DEFAULTS, type BundleOptions, type BundleResult, type BundleManifest, type BundleTry, type DeployCandidate, type DeployData, type LatencyFigures } from './bundle.ts';
-export { deployDevices, type DeployOptions, type DeployResult, type Deployment, type DeploymentStatus } from './deploy.ts';
+export { deployDevices, checkGateRounds, type DeployOptions, type DeployResult, type Deployment, type DeploymentStatus } from './deploy.ts';
 export { renderReport, writeReport, readDeployResult, devicePlotSpec, devicePlotSvg, PLOT_LAYERS } from './report.ts';

@@ -37,6 +37,8 @@ interface Entry {
 // Tiny training: 64 images, 2 steps of 32, a 100-image validation split evaluated on 32 images.
 const TINY_TRAIN = '--epochs 1 --max-train-images 64 --batch-size 32 --validation-size 100 --eval-images 32';
 const TINY_EVAL = '--max-images 100 --recalibration-images 64';
+// Tiny deploys: one budget's worth of images and rounds (the budgets generous: a loaded machine must meet them).
+const TINY_DEPLOY = '--test-images 32 --recalibration-images 32 --gate-rounds 0 --budgets-ms 50';
 // Tiny measurements: a few timed runs, no minimum time.
 const TINY_TIMING = '--runs 2 --min-time 0 --warmup 0';
 
@@ -125,6 +127,13 @@ const PLAN: Entry[] = [
       'ofa export --random-init --seed 1 --subnet gate-heavy.json -o next.onnx',
     ],
   },
+  // Deploy: the tiny supernet and predictor above.
+  {
+    readme: 'ofa deploy --checkpoint runs/eps-ee-d-pet --predictor predictor.json --devices cpu-1t,wasm-node --budgets-ms 2,4 --out deploy/ [--json]',
+    runs: ['ofa deploy --checkpoint runs/eps-ee-d-pet --predictor predictor.json --devices cpu-1t,wasm-node --budgets-ms 2,4 --out deploy/', 'ofa deploy --checkpoint runs/eps-ee-d-pet --predictor predictor.json --devices cpu-1t,wasm-node --budgets-ms 2,4 --out deploy/ --json'],
+    tiny: TINY_DEPLOY,
+  },
+  { readme: 'ofa report deploy/' },
   {
     readme: 'ofa gate --device cpu-1t --baseline main.onnx --candidate pr.onnx [--threshold 5%] [--max-time 60s] [--json] [--out gate.json]',
     runs: ['ofa gate --device cpu-1t --baseline main.onnx --candidate pr.onnx', 'ofa gate --device cpu-1t --baseline main.onnx --candidate pr.onnx --threshold 5% --max-time 60s --json --out gate.json'],

@@ -25,6 +25,9 @@ test('--help lists the flags; missing and bad flags are bad input (exit 2)', (t)
   const budget = ofa(['--checkpoint', 'x', '--predictor', 'p.json', '--budgets-ms', '0.5,-1']);
   t.is(budget.status, 2);
   t.regex(budget.stderr, /E_ARGS.*--budgets-ms "-1" is not valid/);
+  const rounds = ofa(['--checkpoint', 'x', '--predictor', 'p.json', '--gate-rounds', '2']);
+  t.is(rounds.status, 2);
+  t.regex(rounds.stderr, /E_DEPLOY_OPTIONS.*gate rounds 2 is not valid; allowed: 0 \(no gate record\) or an integer >= 10/);
   const mixed = ofa(['--checkpoint', 'x', '--predictor', 'p.json', '--devices', 'all,cpu-1t']);
   t.is(mixed.status, 2);
   t.regex(mixed.stderr, /E_ARGS.*--devices all cannot be combined/);
