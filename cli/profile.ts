@@ -1,4 +1,4 @@
-// `ofa profile devices | check | model | lut | calibrate | validate | predict`: latency on execution
+// `ofa profile devices | check | model | lut | calibrate | validate | predict | device`: latency on execution
 // providers (pipeline.md "Measuring latency", "Device profile"). Thin: parses flags, calls profile/.
 //
 // Commands that measure write only where they are told: `--out FILE`, or `--save` for the device folder
@@ -9,7 +9,7 @@ import { OfaError } from '../lib/errors.ts';
 import { readJsonInput } from '../lib/json.ts';
 import { PRESET_NAMES, VARIANT_NAMES, DEFAULT_PRESET, DEFAULT_VARIANT, validateConfig } from '../space/index.ts';
 // The predictor's entry is light (no runtime): its names can be read while the flags are declared.
-import { DEFAULT_DEVICES_DIR, DEFAULT_STATISTIC, LATENCY_STATISTICS } from '../profile/predict.ts';
+import { DEFAULT_DEVICES_DIR, DEFAULT_STATISTIC, LATENCY_STATISTICS, PROFILE_DEVICE_DEFAULTS, type Calibration, type ValidationResult } from '../profile/predict.ts';
 import { log, out, parseGroup, type CommandSpec, type FlagSpec, type ParsedFlags } from './args.ts';
 
 const DEVICE: FlagSpec = { type: 'string', description: 'device name (<devices-dir>/<name>.json) or path to a device JSON file', default: 'cpu-1t', placeholder: 'D' };
@@ -27,6 +27,14 @@ const PROTOCOL: Record<string, FlagSpec> = {
 const QUIET: FlagSpec = { type: 'boolean', description: 'no progress bar' };
 const OUT = (what: string): FlagSpec => ({ type: 'string', description: `write the ${what} to FILE`, placeholder: 'FILE' });
 const SAVE = (file: string): FlagSpec => ({ type: 'boolean', description: `write it to the device folder, <devices-dir>/<D>/${file}` });
+const SESSIONS = (fallback: number): FlagSpec => ({
+  type: 'int',
+  description: 'fresh sessions per subnet, the fastest kept (a session can run slow throughout while the speed reference beside it does not)',
+  default: fallback,
+  min: 1,
+  max: 16,
+  placeholder: 'N',
+});
 
 const SPECS: Record<string, CommandSpec> = {
   devices: {
@@ -93,6 +101,8 @@ const SPECS: Record<string, CommandSpec> = {
       'min-time': { type: 'number', description: 'minimum sampling time per subnet in seconds (longer windows catch more of the quiet moments of a shared machine)', default: 0.75, placeholder: 'S' },
       'max-drift': { type: 'number', description: "measure a chunk again when the machine runs slower than the target speed (the table's, the calibration's) by more than this fraction", default: 0.1, placeholder: 'F' },
       retries: { type: 'int', description: 'how many times a chunk may be measured again', default: 2, placeholder: 'N' },
+      sessions: SESSIONS(1),
+      'block-terms': { type: 'boolean', description: 'fit per-block, per-group and neighbour-pair corrections of the entries with the table as their prior (--no-block-terms: the five terms alone)', default: true },
       warmup: PROTOCOL.warmup,
       quiet: QUIET,
       json: JSON_FLAG,
@@ -101,7 +111,7 @@ const SPECS: Record<string, CommandSpec> = {
   validate: {
     name: 'profile validate',
     summary: 'measure held-out random subnets; report share within +-5% / +-10%, MAPE and Spearman of the predictor',
-    usage: 'ofa profile validate --device D --preset P --variant V [--subnets N] [--seed S] [--out FILE | --save] [--json]',
+    usage: 'ofa profile validate --device D --preset P --variant V [--subnets N] [--seed S] [--sessions N] [--no-retest] [--out FILE | --save] [--json]',
     flags: {
       device: DEVICE,
       'devices-dir': DEVICES_DIR,
@@ -114,6 +124,8 @@ const SPECS: Record<string, CommandSpec> = {
       'min-time': { type: 'number', description: 'minimum sampling time per subnet in seconds (longer windows catch more of the quiet moments of a shared machine)', default: 0.75, placeholder: 'S' },
       'max-drift': { type: 'number', description: "measure a chunk again when the machine runs slower than the target speed (the table's, the calibration's) by more than this fraction", default: 0.1, placeholder: 'F' },
       retries: { type: 'int', description: 'how many times a chunk may be measured again', default: 2, placeholder: 'N' },
+      sessions: SESSIONS(1),
+      retest: { type: 'boolean', description: 'measure the same subnets again right after, for the test-retest ceiling (--no-retest: once)', default: true },
       warmup: PROTOCOL.warmup,
       quiet: QUIET,
       json: JSON_FLAG,
@@ -125,6 +137,30 @@ const SPECS: Record<string, CommandSpec> = {
     usage: 'ofa profile predict CONFIG.json|- --device D [--devices-dir DIR] [--json]',
     positionals: ['CONFIG.json'],
     flags: { device: DEVICE, 'devices-dir': DEVICES_DIR, json: JSON_FLAG },
+  },
+  device: {
+    name: 'profile device',
+    summary: 'profile a device in one resumable run: its table, calibration and a short validation with the test-retest ceiling (--out DIR or --save)',
+    usage: 'ofa profile device --device D --preset P --variant V (--out DIR | --save) [--subnets N] [--held-out N] [--sessions N] [--fresh]',
+    flags: {
+      device: DEVICE,
+      'devices-dir': DEVICES_DIR,
+      ...SPACE,
+      out: { type: 'string', description: 'write the table, calibration, validation and the run record into folder DIR (resumed when they are there)', placeholder: 'DIR' },
+      save: SAVE('{lut,calibration,validation,profiling}-<P>-<V>.json'),
+      subnets: { type: 'int', description: 'calibration subnets', default: PROFILE_DEVICE_DEFAULTS.subnets, min: 3, placeholder: 'N' },
+      'held-out': { type: 'int', description: 'held-out validation subnets (each measured twice: the ceiling)', default: PROFILE_DEVICE_DEFAULTS.heldOut, min: 2, placeholder: 'N' },
+      seed: { type: 'int', description: 'seed of the calibration subnets (the held-out ones: seed + 1000)', default: PROFILE_DEVICE_DEFAULTS.seed, placeholder: 'S' },
+      sessions: SESSIONS(PROFILE_DEVICE_DEFAULTS.sessions),
+      runs: { type: 'int', description: 'minimum timed runs per block and per subnet', default: PROFILE_DEVICE_DEFAULTS.blockProtocol.minSamples, min: 1, placeholder: 'N' },
+      'block-time': { type: 'number', description: 'minimum sampling time per block in seconds', default: PROFILE_DEVICE_DEFAULTS.blockProtocol.minTimeMs / 1000, min: 0, placeholder: 'S' },
+      'subnet-time': { type: 'number', description: 'minimum sampling time per subnet and session in seconds', default: PROFILE_DEVICE_DEFAULTS.subnetProtocol.minTimeMs / 1000, min: 0, placeholder: 'S' },
+      warmup: { ...PROTOCOL.warmup, default: PROFILE_DEVICE_DEFAULTS.blockProtocol.warmupRuns },
+      fresh: { type: 'boolean', description: 'measure all three anew (over files in the folder)' },
+      quiet: QUIET,
+      json: JSON_FLAG,
+    },
+    examples: ['ofa profile device --device cpu-1t --preset fashion --variant ee-d --out /tmp/cpu-1t', 'ofa profile device --device wasm-node --preset fashion --variant ofa --save'],
   },
 };
 
@@ -145,6 +181,8 @@ export async function run(argv: string[]): Promise<number> {
       return validate(parsed.flags);
     case 'predict':
       return predict(parsed.positionals, parsed.flags);
+    case 'device':
+      return profileDeviceCommand(parsed.flags);
   }
   return 2;
 }
@@ -320,6 +358,8 @@ async function calibrate(flags: ParsedFlags): Promise<number> {
     maxDrift: fraction('calibrate', 'max-drift', flags['max-drift']),
     retries: positiveInt('calibrate', 'retries', flags.retries, 0),
     protocol: protocolOf('calibrate', flags),
+    sessions: flags.sessions as number,
+    blockTerms: flags['block-terms'] !== false,
     quiet: flags.quiet === true,
     devices: options,
   };
@@ -333,6 +373,7 @@ async function calibrate(flags: ParsedFlags): Promise<number> {
         `${c.coefficients.perMegaMacMs === undefined ? '' : term(c.coefficients.perMegaMacMs, 'ms * MMACs')}${c.coefficients.perMegaParamMs === undefined ? '' : term(c.coefficients.perMegaParamMs, 'ms * Mparams')}${term(c.coefficients.offsetMs, 'ms')} ` +
         `(${c.statistic} latency; fit on ${c.subnets} subnets, seed ${c.seed}; in-sample MAPE ${(c.fit.mape * 100).toFixed(2)}%, raw-sum MAPE ${(c.fit.rawSumMape * 100).toFixed(2)}%)`,
     );
+    out(blockTermsLine(c));
   }
   return 0;
 }
@@ -352,25 +393,82 @@ async function validate(flags: ParsedFlags): Promise<number> {
     maxDrift: fraction('validate', 'max-drift', flags['max-drift']),
     retries: positiveInt('validate', 'retries', flags.retries, 0),
     protocol: protocolOf('validate', flags),
+    sessions: flags.sessions as number,
+    retest: flags.retest !== false,
     quiet: flags.quiet === true,
     devices: options,
   };
   const file = destination('validate', flags, () => validationPath(device, preset, variant, options));
   const result = await validatePredictor({ ...run, out: file });
   if (flags.json) out(JSON.stringify(result, null, 2));
-  else {
-    const q = result.quality;
-    out(
-      [
-        `validation on ${device.name}, ${result.preset}/${result.variant}: ${q.subnets} held-out subnets (seed ${result.seed}), ${result.statistic} latency measured ${result.measuredRangeMs.map((v) => v.toFixed(3)).join('..')} ms`,
-        `within +-5%: ${(q.within5 * 100).toFixed(1)}%   within +-10%: ${(q.within10 * 100).toFixed(1)}%   MAPE ${(q.mape * 100).toFixed(2)}%   Spearman ${q.spearman.toFixed(4)}`,
-        `uncalibrated table sum: within +-10% ${(result.rawSum.within10 * 100).toFixed(1)}%, MAPE ${(result.rawSum.mape * 100).toFixed(2)}%, Spearman ${result.rawSum.spearman.toFixed(4)}`,
-        `machine speed against the calibration's (speed reference re-measured in every chunk): x${result.drift.factors.map((f) => f.toFixed(3)).join(', x')} (passes per chunk: ${result.drift.passes.join(', ')}); ` +
-          `predictions scaled by it: within +-5% ${(result.drift.quality.within5 * 100).toFixed(1)}%, within +-10% ${(result.drift.quality.within10 * 100).toFixed(1)}%, MAPE ${(result.drift.quality.mape * 100).toFixed(2)}%, Spearman ${result.drift.quality.spearman.toFixed(4)}`,
-        ...(file ? [`written to ${file}`] : []),
-      ].join('\n'),
-    );
+  else out([...validationLines(device.name, result), ...(file ? [`written to ${file}`] : [])].join('\n'));
+  return 0;
+}
+
+/** The report lines of a validation: its figures, the table sum's, the drift, and the test-retest ceiling. */
+function validationLines(deviceName: string, result: ValidationResult): string[] {
+  const q = result.quality;
+  const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
+  return [
+    `validation on ${deviceName}, ${result.preset}/${result.variant}: ${q.subnets} held-out subnets (seed ${result.seed}), ${result.statistic} latency measured ${result.measuredRangeMs.map((v) => v.toFixed(3)).join('..')} ms`,
+    `within +-5%: ${percent(q.within5)}   within +-10%: ${percent(q.within10)}   MAPE ${(q.mape * 100).toFixed(2)}%   Spearman ${q.spearman.toFixed(4)}`,
+    ...(result.retest
+      ? [
+          `test-retest ceiling (the same subnets measured again ${result.retest.secondsApart.toFixed(0)} s after the validation began): within +-5% of each other ${percent(result.retest.agreement.within5)}, ` +
+            `within +-10% ${percent(result.retest.agreement.within10)}, Spearman ${result.retest.agreement.spearman.toFixed(4)}; the predictor against the retest: within +-10% ${percent(result.retest.predictor.within10)}, Spearman ${result.retest.predictor.spearman.toFixed(4)}`,
+        ]
+      : ['test-retest ceiling: not measured (--no-retest)']),
+    `uncalibrated table sum: within +-10% ${percent(result.rawSum.within10)}, MAPE ${(result.rawSum.mape * 100).toFixed(2)}%, Spearman ${result.rawSum.spearman.toFixed(4)}`,
+    `machine speed against the calibration's (speed reference re-measured in every chunk): x${result.drift.factors.map((f) => f.toFixed(3)).join(', x')} (passes per chunk: ${result.drift.passes.join(', ')}); ` +
+      `predictions scaled by it: within +-5% ${percent(result.drift.quality.within5)}, within +-10% ${percent(result.drift.quality.within10)}, MAPE ${(result.drift.quality.mape * 100).toFixed(2)}%, Spearman ${result.drift.quality.spearman.toFixed(4)}`,
+  ];
+}
+
+/** What the block terms of a calibration are: how many of each, and the rho the cross-validation chose. */
+function blockTermsLine(c: Calibration): string {
+  if (!c.terms) return `block terms: none (${c.fit?.cv ? `the cross-validation chose the five terms alone, rho 0` : 'five terms only'})`;
+  const counts = (['block', 'group', 'pair'] as const).map((family) => `${Object.keys(c.terms![family]).length} ${family}`).join(', ');
+  const fiveTerm = c.fit?.fiveTermMape === undefined ? '' : `; in-sample MAPE of the five terms alone ${(c.fit.fiveTermMape * 100).toFixed(2)}%`;
+  return `block terms: ${counts} corrections, rho ${c.terms.rho} (cross-validated over ${c.fit?.cv?.errors.length ?? '?'} values)${fiveTerm}`;
+}
+
+async function profileDeviceCommand(flags: ParsedFlags): Promise<number> {
+  const { loadDevice, profileDevice, profilingDir } = await import('../profile/index.ts');
+  const options = devicesOptions(flags);
+  const device = loadDevice(flags.device as string, options);
+  const preset = flags.preset as string;
+  const variant = flags.variant as string;
+  const dir = requiredDestination('device', flags, () => profilingDir(device, options));
+  const runs = positiveInt('device', 'runs', flags.runs);
+  const warmupRuns = positiveInt('device', 'warmup', flags.warmup, 0);
+  const result = await profileDevice({
+    device,
+    preset,
+    variant,
+    dir,
+    settings: {
+      blockProtocol: { warmupRuns, minSamples: runs, minTimeMs: seconds('device', 'block-time', flags['block-time']) * 1000 },
+      subnetProtocol: { warmupRuns, minSamples: runs, minTimeMs: seconds('device', 'subnet-time', flags['subnet-time']) * 1000 },
+      subnets: positiveInt('device', 'subnets', flags.subnets, 3),
+      heldOut: positiveInt('device', 'held-out', flags['held-out'], 2),
+      seed: flags.seed as number,
+      sessions: positiveInt('device', 'sessions', flags.sessions),
+    },
+    fresh: flags.fresh === true,
+    quiet: flags.quiet === true,
+    devices: options,
+  });
+  if (flags.json) {
+    out(JSON.stringify({ dir: result.dir, files: result.files, parts: result.parts, seconds: result.seconds, record: result.record, quality: result.validation?.quality, retest: result.validation?.retest }, null, 2));
+    return 0;
   }
+  out(
+    [
+      `profiled ${device.name} ${preset}/${variant} into ${result.dir} in ${result.seconds.toFixed(1)} s (this run; ${result.record.seconds.toFixed(1)} s over every run of it):`,
+      ...result.parts.map((p) => `  ${p.part.padEnd(12)} ${p.skipped ? 'already done' : `${p.seconds.toFixed(1)} s (planned ${p.estimatedS.toFixed(0)} s)`}`),
+      ...(result.validation ? validationLines(device.name, result.validation) : []),
+    ].join('\n'),
+  );
   return 0;
 }
 

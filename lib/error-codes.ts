@@ -122,6 +122,8 @@ export const ERROR_CODES = {
   E_LUT_OUTDATED: failure('a latency table built by an older version, without the figures asked for'),
   E_CALIBRATION: badInput('a calibration file that cannot be read or is not valid'),
   E_CALIBRATION_MISSING: badInput('a device with no calibration for the preset and variant'),
+  E_CALIBRATION_FIT: badInput("block-term fit settings out of range (the prior variance ratios, the cross-validation folds)"),
+  E_PROFILE_RUN_MISMATCH: badInput('an `ofa profile device` run resumed with other settings than it was started with'),
   E_PREDICTION: badInput("a predicted latency that is not a finite number of ms > 0: the table or calibration that produced it is wrong for the subnet (the error names its terms)"),
   E_PREDICTOR_SPACE: badInput("a subnet of another preset or variant than the predictor's table"),
   E_SEED: badInput('a seed that must differ (held-out subnets need another seed than the calibration)'),

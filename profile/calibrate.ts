@@ -11,16 +11,17 @@ import { artifactTag, type ArtifactTag } from './artifacts.ts';
 import { deviceDataDir, type DeviceProfile, type DevicesOptions } from './device.ts';
 import { hostFacts, type HostFacts } from './host.ts';
 import { measureInterleaved, resolveProtocol, type MeasureOptions } from './measure.ts';
+import { fitLatencyModel, predictSample } from './fit.ts';
 import {
   applyCalibration,
-  fitCalibration,
   loadCalibration,
   predictorQuality,
-  tableSum,
+  tableBlocks,
   type Calibration,
   type FittedCalibration,
   type CalibrationPoint,
 } from './predictor.ts';
+import { termsMs, type TermBlock } from './terms.ts';
 import type { ValidationResult } from './validation.ts';
 import { cachedSubnetModel, referenceConfig, referenceModel } from './reference.ts';
 import { median } from './stats.ts';
@@ -52,11 +53,20 @@ export interface SubnetRunOptions {
    */
   maxDrift?: number;
   retries?: number;
+  /**
+   * Fresh sessions per subnet (default 1): each chunk is measured this many times, each time in new
+   * sessions, and each subnet keeps its fastest (at its pass's reference speed). Measured here, a
+   * session can run slow from start to end (x1.6 for half of a wasm chunk, x1.4-2.4 for single cpu-2t
+   * subnets) while the reference beside it did not: a second session of the same model rarely does.
+   */
+  sessions?: number;
 }
 
 export interface CalibrateOptions extends SubnetRunOptions {
   /** The figure of the timed runs to fit and predict (default: lut.ts DEFAULT_STATISTIC). */
   statistic?: LatencyStatistic;
+  /** Fit the block terms (fit.ts; default true); false: the five terms alone. */
+  blockTerms?: boolean;
 }
 
 /** `count` distinct random subnets from `seed` (distinct networks: canonical ids differ). */
@@ -83,6 +93,8 @@ interface MeasuredSubnet extends CalibrationPoint {
   medianMs: number;
   megaMacs: number;
   megaParams: number;
+  /** Its blocks with their entries (terms.ts), for the block-term fit and predictions. */
+  blockList: TermBlock[];
 }
 
 /**
@@ -98,7 +110,7 @@ async function measureSubnets(
   statistic: LatencyStatistic,
   targetReferenceMs: number | undefined,
 ): Promise<{ points: MeasuredSubnet[]; reference: ReferenceRecord; passes: number[] }> {
-  const sums = configs.map((config) => tableSum(config, table, statistic));
+  const sums = configs.map((config) => tableBlocks(config, table, statistic));
   const pick = (stats: { medianMs: number; minMs: number }) => statisticOf(stats, statistic)!;
   const bar = new ProgressBar({ label: `${label}: export`, total: configs.length + 1, unit: 'subnets', quiet: options.quiet });
   const models = configs.map((config, i) => {
@@ -109,46 +121,56 @@ async function measureSubnets(
   const referenceBytes = referenceModel(options.preset, options.variant);
   bar.tick();
   const points: MeasuredSubnet[] = [];
-  const chunkReferences: { medianMs: number; minMs: number }[] = [];
+  // The reference's figures in the pass each subnet was kept from.
+  const subnetReferences: { medianMs: number; minMs: number }[] = [];
   const passes: number[] = [];
   // Chunks of at most 50, all the same size (60 subnets: 30 + 30): how many sessions are interleaved
   // changes how warm each one's caches are, so every chunk should interleave as many.
   const chunkSize = Math.ceil(configs.length / Math.ceil(configs.length / 50));
   const maxDrift = options.maxDrift ?? 0.1;
   const retries = options.retries ?? 2;
-  const measureBar = new ProgressBar({ label: `${label}: measure`, total: configs.length, unit: 'subnets', quiet: options.quiet });
+  const sessions = options.sessions ?? 1;
+  const measureBar = new ProgressBar({ label: `${label}: measure`, total: configs.length * sessions, unit: 'subnets', quiet: options.quiet });
+  type Pass = { results: Awaited<ReturnType<typeof measureInterleaved>>; speed: number };
   for (let start = 0; start < configs.length; start += chunkSize) {
     const chunk = models.slice(start, start + chunkSize);
-    let best: { results: Awaited<ReturnType<typeof measureInterleaved>>; speed: number } | undefined;
-    let pass = 0;
-    for (; pass <= retries; pass++) {
-      const results = await measureInterleaved([...chunk, referenceBytes], options.device, protocol);
-      const speed = targetReferenceMs ? pick(results[chunk.length].stats) / targetReferenceMs : 1;
-      if (!best || Math.abs(Math.log(speed)) < Math.abs(Math.log(best.speed))) best = { results, speed };
-      // Only a slower machine is another tenant's doing; a faster one is a quieter moment: keep it.
-      if (speed <= 1 + maxDrift) break;
-      if (pass < retries && !options.quiet) {
-        process.stderr.write(`\n${label}: the machine ran at x${speed.toFixed(3)} of the target speed during subnets ${start + 1}..${start + chunk.length}; measuring them again\n`);
+    const kept: Pass[] = [];
+    let chunkPasses = 0;
+    for (let session = 0; session < sessions; session++) {
+      let best: Pass | undefined;
+      let pass = 0;
+      for (; pass <= retries; pass++) {
+        const results = await measureInterleaved([...chunk, referenceBytes], options.device, protocol);
+        const speed = targetReferenceMs ? pick(results[chunk.length].stats) / targetReferenceMs : 1;
+        if (!best || Math.abs(Math.log(speed)) < Math.abs(Math.log(best.speed))) best = { results, speed };
+        // Only a slower machine is another tenant's doing; a faster one is a quieter moment: keep it.
+        if (speed <= 1 + maxDrift) break;
+        if (pass < retries && !options.quiet) {
+          process.stderr.write(`\n${label}: the machine ran at x${speed.toFixed(3)} of the target speed during subnets ${start + 1}..${start + chunk.length}; measuring them again\n`);
+        }
       }
+      chunkPasses += Math.min(pass + 1, retries + 1);
+      kept.push(best!);
+      measureBar.tick(chunk.length);
     }
-    passes.push(Math.min(pass + 1, retries + 1));
-    const { results, speed } = best!;
-    chunkReferences.push(results[chunk.length].stats);
-    const referenceMs = pick(results[chunk.length].stats);
-    results.slice(0, chunk.length).forEach((result, j) => {
+    passes.push(chunkPasses);
+    chunk.forEach((_, j) => {
       const i = start + j;
-      points.push({ config: configs[i], configId: configId(configs[i]), measuredMs: pick(result.stats), medianMs: result.stats.medianMs, referenceMs, speed, ...sums[i] });
+      // The session fastest at its own reference speed (one session: that one).
+      const relative = (p: Pass) => pick(p.results[j].stats) / pick(p.results[chunk.length].stats);
+      const { results, speed } = kept.reduce((a, b) => (relative(b) < relative(a) ? b : a));
+      const result = results[j];
+      subnetReferences.push(results[chunk.length].stats);
+      const referenceMs = pick(results[chunk.length].stats);
+      points.push({ config: configs[i], configId: configId(configs[i]), measuredMs: pick(result.stats), medianMs: result.stats.medianMs, referenceMs, speed, ...sums[i].sum, blockList: sums[i].blocks });
     });
-    measureBar.tick(chunk.length);
   }
-  // The reference as these measurements saw it: the median over subnets of their chunk's reference
-  // figures (a chunk counts as many times as it has subnets).
-  const perSubnet = (figure: (stats: { medianMs: number; minMs: number }) => number) =>
-    chunkReferences.flatMap((stats, k) => new Array<number>(Math.min(chunkSize, configs.length - k * chunkSize)).fill(figure(stats)));
+  // The reference as these measurements saw it: the median over subnets of the reference figures of the
+  // pass each was kept from.
   const reference = {
     configId: configId(referenceConfig(options.preset, options.variant)),
-    medianMs: median(perSubnet((r) => r.medianMs)),
-    minMs: median(perSubnet((r) => r.minMs)),
+    medianMs: median(subnetReferences.map((r) => r.medianMs)),
+    minMs: median(subnetReferences.map((r) => r.minMs)),
   };
   return { points, reference, passes };
 }
@@ -171,20 +193,33 @@ export async function calibrateDevice(options: CalibrateOptions): Promise<Calibr
   // this protocol measures whole subnets; the table's own speed only enters through `scale`.
   const calibrationReferenceMs = statisticOf(reference, statistic)!;
   const points = measured.map((p) => ({ ...p, measuredMs: p.referenceMs ? (p.measuredMs * calibrationReferenceMs) / p.referenceMs : p.measuredMs }));
-  const coefficients = fitCalibration(points);
+  // The five terms and the block terms with the table as their prior (fit.ts); blockTerms: false keeps
+  // the five-term fit alone (rho 0), as before formatVersion 2.
+  const fit = fitLatencyModel(points, options.blockTerms === false ? { rhos: [0] } : {});
+  const { coefficients, terms } = fit;
+  const fiveTerm = { coefficients };
   const mape = (predict: (p: MeasuredSubnet) => number) => points.reduce((s, p) => s + Math.abs(predict(p) - p.measuredMs) / p.measuredMs, 0) / points.length;
   const calibration: FittedCalibration = {
     ...artifactTag('calibration'),
     device: options.device.name,
     preset: options.preset,
     variant: options.variant,
-    model: 'latencyMs = scale * tableSumMs + perBlockMs * blocks + perMegaMacMs * MMACs + perMegaParamMs * Mparams + offsetMs (least squares on relative error)',
+    model:
+      'latencyMs = scale * tableSumMs + perBlockMs * blocks + perMegaMacMs * MMACs + perMegaParamMs * Mparams + offsetMs + sum over blocks of entryMs * (terms.block[key] + terms.group[group] + terms.pair[previous group>group]) ' +
+      '(generalised least squares on relative error; the block terms with the table as their prior, N(0, rho sigma^2), rho by cross-validation: profile/fit.ts)',
     coefficients,
+    ...(terms ? { terms } : {}),
     statistic,
     passes,
+    sessions: options.sessions ?? 1,
     seed: options.seed,
     subnets: points.length,
-    fit: { mape: mape((p) => applyCalibration(p, coefficients)), rawSumMape: mape((p) => p.tableSumMs) },
+    fit: {
+      mape: mape((p) => predictSample(p, fit)),
+      rawSumMape: mape((p) => p.tableSumMs),
+      fiveTermMape: mape((p) => predictSample(p, fiveTerm)),
+      ...(fit.cv ? { cv: fit.cv } : {}),
+    },
     tableRuns: table.runs.length,
     ...(table.reference ? { tableReference: table.reference, reference } : {}),
     date: new Date().toISOString(),
@@ -194,7 +229,18 @@ export async function calibrateDevice(options: CalibrateOptions): Promise<Calibr
   return { ...(options.out ? { file: options.out } : {}), calibration };
 }
 
-export async function validatePredictor(options: SubnetRunOptions & { calibration?: Calibration }): Promise<ValidationResult> {
+export interface ValidateOptions extends SubnetRunOptions {
+  /** Use this calibration instead of the device's file. */
+  calibration?: Calibration;
+  /**
+   * Measure the same held-out subnets a second time, in fresh sessions and the reverse order, after the
+   * first measurement (default false; `ofa profile validate` does, unless --no-retest): how far two
+   * measurements of one subnet under this protocol agree is the ceiling of any predictor's figures.
+   */
+  retest?: boolean;
+}
+
+export async function validatePredictor(options: ValidateOptions): Promise<ValidationResult> {
   const started = process.hrtime.bigint();
   const table = options.table ?? loadTable(options.device, options.preset, options.variant, options.devices);
   const calibration = options.calibration ?? loadCalibration(options.device, options.preset, options.variant, options.devices);
@@ -213,10 +259,14 @@ export async function validatePredictor(options: SubnetRunOptions & { calibratio
   const statistic = calibration.statistic ?? 'median';
   // Speeds are against the calibration's (its predictions are at that speed); older files: the table's.
   const targetReferenceMs = statisticOf(calibration.reference ?? table.reference, statistic);
-  const { points, reference, passes } = await measureSubnets(options, configs, table, protocol, `validate ${options.device.name}`, statistic, targetReferenceMs);
+  const label = `validate ${options.device.name}`;
+  const { points, reference, passes } = await measureSubnets(options, configs, table, protocol, label, statistic, targetReferenceMs);
   const measured = points.map((p) => p.measuredMs);
-  const predicted = points.map((p) => applyCalibration(p, calibration.coefficients));
+  const { terms } = calibration;
+  const predicted = points.map((p) => applyCalibration(terms ? { ...p, termsMs: termsMs(p.blockList, terms) } : p, calibration.coefficients));
   const driftCorrected = points.map((p, i) => predicted[i] * p.speed);
+  const retest = options.retest ? await measureRetest(options, configs, table, protocol, `${label} (retest)`, statistic, targetReferenceMs, started) : undefined;
+  const retestMs = retest?.measuredMs;
   const result: ValidationResult = {
     ...artifactTag('validation'),
     device: options.device.name,
@@ -235,12 +285,54 @@ export async function validatePredictor(options: SubnetRunOptions & { calibratio
       passes,
       quality: predictorQuality(driftCorrected, measured),
     },
+    ...(retest
+      ? {
+          retest: {
+            secondsApart: retest.secondsApart,
+            agreement: predictorQuality(retest.measuredMs, measured),
+            predictor: predictorQuality(predicted, retest.measuredMs),
+            factors: retest.factors,
+            passes: retest.passes,
+          },
+        }
+      : {}),
+    sessions: options.sessions ?? 1,
     measuredRangeMs: [Math.min(...measured), Math.max(...measured)],
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
-    subnets: points.map((p, i) => ({ configId: p.configId, measuredMs: p.measuredMs, medianMs: p.medianMs, predictedMs: predicted[i], tableSumMs: p.tableSumMs, blocks: p.blocks })),
+    subnets: points.map((p, i) => ({
+      configId: p.configId,
+      measuredMs: p.measuredMs,
+      medianMs: p.medianMs,
+      ...(retestMs ? { retestMs: retestMs[i] } : {}),
+      predictedMs: predicted[i],
+      tableSumMs: p.tableSumMs,
+      blocks: p.blocks,
+    })),
   };
   if (options.out) writeJsonAtomic(options.out, result, { createParents: true });
   return result;
+}
+
+/**
+ * The retest: the same subnets measured again under the same protocol, in the reverse order (other
+ * chunk neighbours, sessions created in the other order), right after the first measurement. Returns
+ * each subnet's figure in the original order and how many seconds after the validation's start it began.
+ */
+async function measureRetest(
+  options: SubnetRunOptions,
+  configs: SubnetConfig[],
+  table: LatencyTable,
+  protocol: Protocol,
+  label: string,
+  statistic: LatencyStatistic,
+  targetReferenceMs: number | undefined,
+  started: bigint,
+): Promise<{ measuredMs: number[]; secondsApart: number; factors: number[]; passes: number[] }> {
+  const secondsApart = Number(process.hrtime.bigint() - started) / 1e9;
+  const reversed = [...configs].reverse();
+  const { points, passes } = await measureSubnets(options, reversed, table, protocol, label, statistic, targetReferenceMs);
+  const byId = new Map(points.map((p) => [p.configId, p.measuredMs]));
+  return { measuredMs: configs.map((config) => byId.get(configId(config))!), secondsApart, factors: [...new Set(points.map((p) => p.speed))], passes };
 }
 
 // The validation file's schema, type and path live with its reader (validation.ts, light like the predictor).

@@ -36,3 +36,7 @@ export type { ValueInfo } from './runtimes/index.ts';
 export { buildTable, type BuildTableOptions, type BuildTableResult } from './lut.ts';
 export { calibrateDevice, validatePredictor, validationPath } from './calibrate.ts';
 export type { CalibrateOptions, CalibrateResult, ValidationResult, SubnetRunOptions } from './calibrate.ts';
+
+// Profiling a new device in one run (issue 17): table, calibration and a short validation with its ceiling.
+export { profileDevice, profilingFiles, profilingDir, type ProfileDeviceOptions, type ProfileDeviceResult, type ProfilingRecord } from './onboard.ts';
+export type { ValidateOptions } from './calibrate.ts';

@@ -50,3 +50,5 @@ export {
 export type { PredictorQuality } from './validation.ts';
 export { readValidation, loadValidation, validationPath, type ValidationResult } from './validation.ts';
 export { ARTIFACT_FORMATS, type ArtifactKind } from './artifacts.ts';
+// The default settings of `ofa profile device` (light: the CLI declares its flags from them).
+export { PROFILE_DEVICE_DEFAULTS, estimatePlan, type ProfileDeviceSettings } from './onboard-plan.ts';

@@ -18,17 +18,22 @@
 // on relative error (share within +-5% / +-10%, MAPE). With too few points or collinear columns it
 // falls back to the three-term model (scale, perBlockMs, offsetMs), then to scale * tableSum + offsetMs.
 //
+// Block terms (issue 17; calibration formatVersion 2): per-key, per-group and neighbour-pair corrections
+// of the entries (terms.ts), fitted with the table as their prior (fit.ts), added to the five terms.
+// A version-1 calibration has none and predicts as before.
+//
 // A search makes hundreds of thousands of predictions: this file (and everything it imports) loads no
 // runtime, ONNX library or training engine (test/profile/predict.test.ts checks the loaded modules).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { OfaError } from '../lib/errors.ts';
 import { readJsonFile } from '../lib/json.ts';
-import { count, formatTag, oneOf, parseWith, text, z } from '../lib/schema.ts';
+import { count, oneOf, parseWith, text, z } from '../lib/schema.ts';
 import { PRESET_NAMES, VARIANT_NAMES, blockKey, blocksOfGeometry, geometryCost, subnetGeometry, type SubnetConfig } from '../space/index.ts';
-import { ARTIFACT_FORMATS, checkArtifact } from './artifacts.ts';
+import { ARTIFACT_FORMATS, checkArtifact, readableVersions } from './artifacts.ts';
 import { deviceDataDir, type DeviceProfile, type DevicesOptions } from './device.ts';
 import { leastSquares, spearman } from './stats.ts';
+import { blockGroup, termsMs, type BlockTerms, type TermBlock } from './terms.ts';
 import type { PredictorQuality } from './validation.ts';
 import { DEFAULT_STATISTIC, MAX_LATENCY_MS, REFERENCE_SCHEMA, checkMadeFor, entryMs, latencyMs, loadTable, tablePath, type LatencyStatistic, type LatencyTable } from './table.ts';
 
@@ -46,6 +51,16 @@ export const CALIBRATION_COEFFICIENTS_SCHEMA = z.strictObject({
   perMegaParamMs: coefficient().optional(),
 });
 export type CalibrationCoefficients = z.infer<typeof CALIBRATION_COEFFICIENTS_SCHEMA>;
+
+/** A relative correction of an entry (terms.ts): a fraction, finite and small in any sane fit. */
+const correction = () => z.number().min(-MAX_COEFFICIENT).max(MAX_COEFFICIENT);
+
+export const BLOCK_TERMS_SCHEMA = z.strictObject({
+  rho: z.number().nonnegative().max(1e12),
+  block: z.record(z.string(), correction()),
+  group: z.record(z.string(), correction()),
+  pair: z.record(z.string(), correction()),
+});
 
 export const CALIBRATION_POINT_SCHEMA = z.strictObject({
   configId: text(),
@@ -66,19 +81,36 @@ export type CalibrationPoint = z.infer<typeof CALIBRATION_POINT_SCHEMA>;
  * writes and is checked when present: a hand-made calibration may leave it out.
  */
 export const CALIBRATION_SCHEMA = z.strictObject({
-  ...formatTag(ARTIFACT_FORMATS.calibration),
+  format: z.literal(ARTIFACT_FORMATS.calibration.format),
+  /** Version 1 files (no block terms) are read as they are. */
+  formatVersion: z.literal(readableVersions('calibration')),
   device: text(),
   preset: oneOf(PRESET_NAMES),
   variant: oneOf(VARIANT_NAMES),
   coefficients: CALIBRATION_COEFFICIENTS_SCHEMA,
+  /** Corrections of the table's entries fitted on the measured subnets (terms.ts, fit.ts); absent: none. */
+  terms: BLOCK_TERMS_SCHEMA.optional(),
   /** The figure of the timed runs that was fitted and is predicted (lut.ts); absent = median (older files). */
   statistic: z.enum(['min', 'median']).optional(),
   model: z.string().optional(),
   /** Measuring passes per chunk of subnets (a chunk measured off the table's speed is measured again). */
   passes: z.array(z.int().min(1)).optional(),
+  /** Fresh sessions each subnet was measured in, the fastest kept (calibrate.ts; absent: 1). */
+  sessions: z.int().min(1).optional(),
   seed: count().optional(),
   subnets: count().optional(),
-  fit: z.strictObject({ mape: z.number().nonnegative(), rawSumMape: z.number().nonnegative() }).optional(),
+  fit: z
+    .strictObject({
+      mape: z.number().nonnegative(),
+      rawSumMape: z.number().nonnegative(),
+      /** In-sample MAPE of the five terms alone (version 2). */
+      fiveTermMape: z.number().nonnegative().optional(),
+      /** The block-term fit's cross-validation (fit.ts): the rho chosen and every rho's held-out error. */
+      cv: z
+        .strictObject({ folds: z.int().min(2), rho: z.number().nonnegative(), errors: z.array(z.strictObject({ rho: z.number().nonnegative(), rmsRelativeError: z.number().nonnegative() })) })
+        .optional(),
+    })
+    .optional(),
   /** When the table the calibration was fitted on was last extended (a rebuilt table needs a new fit). */
   tableRuns: count().optional(),
   /** The table's reference speed, and the reference as this calibration saw it: the speed its predictions are at. */
@@ -97,22 +129,31 @@ export interface TableSum {
   /** The whole subnet's MACs and deployed parameters, in millions (space/cost.ts). */
   megaMacs: number;
   megaParams: number;
+  /** The calibration's block terms for this subnet, in ms (terms.ts), when they were asked for. */
+  termsMs?: number;
 }
 
 /**
- * The sum of a subnet's entries, each at the table's reference speed (lut.ts entryMs); a block the
- * table lacks is an error naming its key.
+ * A subnet's blocks in network order, each with its key, group and entry at the table's reference speed
+ * (lut.ts entryMs), and the sum; a block the table lacks is an error naming its key.
  */
-export function tableSum(config: SubnetConfig, table: Pick<LatencyTable, 'entries' | 'reference'>, statistic: LatencyStatistic = 'median'): TableSum {
+export function tableBlocks(config: SubnetConfig, table: Pick<LatencyTable, 'entries' | 'reference'>, statistic: LatencyStatistic = 'median'): { sum: Omit<TableSum, 'termsMs'>; blocks: TermBlock[] } {
   // One geometry for the keys and the costs (a search calls this 10^5 times: bench/predictor.bench.ts).
   const geometry = subnetGeometry(config);
-  const keys = blocksOfGeometry(geometry).map(blockKey);
+  const specs = blocksOfGeometry(geometry);
+  const blocks: TermBlock[] = [];
   let sum = 0;
   const missing: string[] = [];
-  for (const key of keys) {
+  for (const spec of specs) {
+    const key = blockKey(spec);
     const entry = table.entries[key];
-    if (!entry) missing.push(key);
-    else sum += entryMs(entry, table, statistic);
+    if (!entry) {
+      missing.push(key);
+      continue;
+    }
+    const ms = entryMs(entry, table, statistic);
+    sum += ms;
+    blocks.push({ key, group: blockGroup(spec), ms });
   }
   if (missing.length > 0) {
     throw new OfaError('E_LUT_MISSING_BLOCK', `the latency table has no entry for ${missing.length} block(s) of this subnet: ${[...new Set(missing)].slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}`, {
@@ -121,16 +162,27 @@ export function tableSum(config: SubnetConfig, table: Pick<LatencyTable, 'entrie
     });
   }
   const cost = geometryCost(geometry);
-  return { tableSumMs: sum, blocks: keys.length, megaMacs: cost.macs / 1e6, megaParams: cost.deployedParams / 1e6 };
+  return { sum: { tableSumMs: sum, blocks: specs.length, megaMacs: cost.macs / 1e6, megaParams: cost.deployedParams / 1e6 }, blocks };
 }
 
+/**
+ * The sum of a subnet's entries, each at the table's reference speed (lut.ts entryMs), with the block
+ * terms' ms when `terms` are given; a block the table lacks is an error naming its key.
+ */
+export function tableSum(config: SubnetConfig, table: Pick<LatencyTable, 'entries' | 'reference'>, statistic: LatencyStatistic = 'median', terms?: BlockTerms): TableSum {
+  const { sum, blocks } = tableBlocks(config, table, statistic);
+  return terms ? { ...sum, termsMs: termsMs(blocks, terms) } : sum;
+}
+
+/** The calibrated latency: the five terms, plus the block terms' ms when the sum carries them. */
 export function applyCalibration(sum: TableSum, coefficients: CalibrationCoefficients): number {
   return (
     coefficients.scale * sum.tableSumMs +
     coefficients.perBlockMs * sum.blocks +
     (coefficients.perMegaMacMs ?? 0) * sum.megaMacs +
     (coefficients.perMegaParamMs ?? 0) * sum.megaParams +
-    coefficients.offsetMs
+    coefficients.offsetMs +
+    (sum.termsMs ?? 0)
   );
 }
 
@@ -197,6 +249,8 @@ export interface Prediction {
   latencyMs: number;
   tableSumMs: number;
   blocks: number;
+  /** The calibration's block terms for this subnet, ms (calibrations of version 2 that have them). */
+  termsMs?: number;
   calibrated: boolean;
   statistic: LatencyStatistic;
 }
@@ -227,6 +281,7 @@ export function checkPrediction(latencyMs: number, sum: TableSum, coefficients: 
     ...(coefficients.perMegaMacMs ? [`perMegaMacMs ${shown(coefficients.perMegaMacMs)} x ${shown(sum.megaMacs)} MMACs`] : []),
     ...(coefficients.perMegaParamMs ? [`perMegaParamMs ${shown(coefficients.perMegaParamMs)} x ${shown(sum.megaParams)} Mparams`] : []),
     `offsetMs ${shown(coefficients.offsetMs)}`,
+    ...(sum.termsMs ? [`block terms ${shown(sum.termsMs)} ms ($.terms)`] : []),
   ];
   throw new OfaError('E_PREDICTION', `predicted latency ${shown(latencyMs)} ms is not a latency (allowed: > 0 and <= ${MAX_LATENCY_MS} ms): $.coefficients of ${source.calibration ?? 'the calibration'} give ${terms.join(' + ')}`, {
     hint: 'fit the calibration again (`ofa profile calibrate --save`): it does not fit this subnet',
@@ -239,7 +294,7 @@ export function checkPrediction(latencyMs: number, sum: TableSum, coefficients: 
  */
 export function makePredictor(
   table: LatencyTable,
-  calibration?: Pick<Calibration, 'coefficients' | 'statistic'>,
+  calibration?: Pick<Calibration, 'coefficients' | 'statistic' | 'terms'>,
   device = table.device.name,
   statistic: LatencyStatistic = 'median',
   source: { table?: string; calibration?: string } = {},
@@ -254,7 +309,7 @@ export function makePredictor(
       if (config.preset !== table.preset || config.variant !== table.variant) {
         throw new OfaError('E_PREDICTOR_SPACE', `subnet config is ${config.preset}/${config.variant}; this predictor's table is for ${table.preset}/${table.variant}`);
       }
-      const sum = tableSum(config, table, used);
+      const sum = tableSum(config, table, used, calibration?.terms);
       const latencyMs = applyCalibration(sum, coefficients);
       checkPrediction(latencyMs, sum, coefficients, source);
       return { latencyMs, ...sum, calibrated: calibration !== undefined, statistic: used };

@@ -5,9 +5,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonFile } from '../lib/json.ts';
-import { count, formatTag, oneOf, parseWith, text, z } from '../lib/schema.ts';
+import { count, oneOf, parseWith, text, z } from '../lib/schema.ts';
 import { PRESET_NAMES, VARIANT_NAMES } from '../space/index.ts';
-import { ARTIFACT_FORMATS, checkArtifact } from './artifacts.ts';
+import { ARTIFACT_FORMATS, checkArtifact, readableVersions } from './artifacts.ts';
 import { deviceDataDir, type DeviceProfile, type DevicesOptions } from './device.ts';
 import { HOST_FACTS_SCHEMA } from './host.ts';
 import { PROTOCOL_SCHEMA, REFERENCE_SCHEMA, checkMadeFor, latencyMs } from './table.ts';
@@ -27,7 +27,9 @@ export const PREDICTOR_QUALITY_SCHEMA = z.strictObject({
 export type PredictorQuality = z.infer<typeof PREDICTOR_QUALITY_SCHEMA>;
 
 export const VALIDATION_SCHEMA = z.strictObject({
-  ...formatTag(ARTIFACT_FORMATS.validation),
+  format: z.literal(ARTIFACT_FORMATS.validation.format),
+  /** Version 1 files (no retest) are read as they are. */
+  formatVersion: z.literal(readableVersions('validation')),
   device: text(),
   preset: oneOf(PRESET_NAMES),
   variant: oneOf(VARIANT_NAMES),
@@ -47,11 +49,28 @@ export const VALIDATION_SCHEMA = z.strictObject({
    * figures of prediction x factor. Reported beside, never instead of, the plain figures.
    */
   drift: z.strictObject({ reference: REFERENCE_SCHEMA.optional(), factors: z.array(z.number().positive()), passes: z.array(z.int().min(1)), quality: PREDICTOR_QUALITY_SCHEMA }),
+  /**
+   * The test-retest ceiling (version 2, calibrate.ts): the same subnets measured again right after,
+   * `secondsApart` after the validation began. `agreement` is the second measurement judged as a
+   * prediction of the first (the share within +-10% of each other is the best a predictor can show under
+   * this protocol); `predictor` the predictions judged against the second measurement.
+   */
+  retest: z
+    .strictObject({
+      secondsApart: z.number().nonnegative(),
+      agreement: PREDICTOR_QUALITY_SCHEMA,
+      predictor: PREDICTOR_QUALITY_SCHEMA,
+      factors: z.array(z.number().positive()),
+      passes: z.array(z.int().min(1)),
+    })
+    .optional(),
+  /** Fresh sessions per subnet, the fastest kept (calibrate.ts; absent: 1). */
+  sessions: z.int().min(1).optional(),
   measuredRangeMs: z.tuple([latencyMs(), latencyMs()]),
   seconds: z.number().nonnegative(),
   /** measuredMs is the statistic's figure; medianMs the median of the same runs. */
   subnets: z.array(
-    z.strictObject({ configId: text(), measuredMs: latencyMs(), medianMs: latencyMs(), predictedMs: z.number(), tableSumMs: latencyMs(), blocks: z.int().min(1) }),
+    z.strictObject({ configId: text(), measuredMs: latencyMs(), medianMs: latencyMs(), retestMs: latencyMs().optional(), predictedMs: z.number(), tableSumMs: latencyMs(), blocks: z.int().min(1) }),
   ),
   /** Where it was written (files of older versions). */
   file: z.string().optional(),

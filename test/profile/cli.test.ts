@@ -67,7 +67,7 @@ test.serial('lut -> calibrate -> validate -> predict, tables beside the device f
   const calibration = JSON.parse(calibrate.stdout).calibration;
   t.is(calibration.points.length, 6);
   t.deepEqual(JSON.parse(readFileSync(join(dir, 'tiny-box', 'calibration-micro-ee-d.json'), 'utf8')), calibration);
-  t.deepEqual([calibration.format, calibration.formatVersion], ['ofav2/calibration', 1]);
+  t.deepEqual([calibration.format, calibration.formatVersion], ['ofav2/calibration', 2]);
 
   const sameSeed = await ofa(['profile', 'validate', '--device', deviceFile, ...space, '--subnets', '3', '--seed', String(calibration.seed)]);
   t.is(sameSeed.code, 2);
@@ -78,7 +78,7 @@ test.serial('lut -> calibrate -> validate -> predict, tables beside the device f
   t.is(validate.code, 0, validate.stderr);
   t.false(existsSync(join(dir, 'tiny-box', 'validation-micro-ee-d.json')));
   const report = JSON.parse(validate.stdout);
-  t.deepEqual([report.format, report.formatVersion], ['ofav2/validation', 1]);
+  t.deepEqual([report.format, report.formatVersion], ['ofav2/validation', 2]);
   t.is(report.quality.subnets, 4);
   for (const key of ['within5', 'within10', 'mape', 'spearman']) t.is(typeof report.quality[key], 'number', key);
   t.true(report.quality.within10 >= report.quality.within5);
