@@ -133,6 +133,13 @@ export interface TableSum {
   termsMs?: number;
 }
 
+function missingBlocks(missing: readonly string[]): OfaError {
+  return new OfaError('E_LUT_MISSING_BLOCK', `the latency table has no entry for ${missing.length} block(s) of this subnet: ${[...new Set(missing)].slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}`, {
+    hint: 'finish the table: re-run `ofa profile lut --save` for this device, preset and variant (it resumes)',
+    kind: 'failure',
+  });
+}
+
 /**
  * A subnet's blocks in network order, each with its key, group and entry at the table's reference speed
  * (lut.ts entryMs), and the sum; a block the table lacks is an error naming its key.
@@ -155,12 +162,7 @@ export function tableBlocks(config: SubnetConfig, table: Pick<LatencyTable, 'ent
     sum += ms;
     blocks.push({ key, group: blockGroup(spec), ms });
   }
-  if (missing.length > 0) {
-    throw new OfaError('E_LUT_MISSING_BLOCK', `the latency table has no entry for ${missing.length} block(s) of this subnet: ${[...new Set(missing)].slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}`, {
-      hint: 'finish the table: re-run `ofa profile lut --save` for this device, preset and variant (it resumes)',
-      kind: 'failure',
-    });
-  }
+  if (missing.length > 0) throw missingBlocks(missing);
   const cost = geometryCost(geometry);
   return { sum: { tableSumMs: sum, blocks: specs.length, megaMacs: cost.macs / 1e6, megaParams: cost.deployedParams / 1e6 }, blocks };
 }
@@ -170,8 +172,24 @@ export function tableBlocks(config: SubnetConfig, table: Pick<LatencyTable, 'ent
  * terms' ms when `terms` are given; a block the table lacks is an error naming its key.
  */
 export function tableSum(config: SubnetConfig, table: Pick<LatencyTable, 'entries' | 'reference'>, statistic: LatencyStatistic = 'median', terms?: BlockTerms): TableSum {
-  const { sum, blocks } = tableBlocks(config, table, statistic);
-  return terms ? { ...sum, termsMs: termsMs(blocks, terms) } : sum;
+  if (terms) {
+    const { sum, blocks } = tableBlocks(config, table, statistic);
+    return { ...sum, termsMs: termsMs(blocks, terms) };
+  }
+  // Without terms: no block list, no group names (a search calls this 10^5 times: bench/predictor.bench.ts).
+  const geometry = subnetGeometry(config);
+  const specs = blocksOfGeometry(geometry);
+  let sum = 0;
+  const missing: string[] = [];
+  for (const spec of specs) {
+    const key = blockKey(spec);
+    const entry = table.entries[key];
+    if (!entry) missing.push(key);
+    else sum += entryMs(entry, table, statistic);
+  }
+  if (missing.length > 0) throw missingBlocks(missing);
+  const cost = geometryCost(geometry);
+  return { tableSumMs: sum, blocks: specs.length, megaMacs: cost.macs / 1e6, megaParams: cost.deployedParams / 1e6 };
 }
 
 /** The calibrated latency: the five terms, plus the block terms' ms when the sum carries them. */
