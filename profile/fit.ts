@@ -39,7 +39,12 @@ export interface LatencyFitOptions {
   rhos?: readonly number[];
   /** Cross-validation folds (default 5). */
   folds?: number;
+  /** The term families fitted (default all three; fewer: to measure what each buys). */
+  families?: readonly TermFamily[];
 }
+
+export type TermFamily = 'block' | 'group' | 'pair';
+export const TERM_FAMILIES: readonly TermFamily[] = ['block', 'group', 'pair'];
 
 export interface LatencyFit {
   coefficients: CalibrationCoefficients;
@@ -66,8 +71,13 @@ interface Design {
 
 const baseRow = (s: FitSample) => [s.tableSumMs, s.blocks, s.megaMacs!, s.megaParams!, 1];
 
-function design(samples: readonly FitSample[]): Design {
-  return { x: samples.map(baseRow), y: samples.map((s) => s.measuredMs), columns: samples.map((s) => termColumns(s.blockList!)) };
+function design(samples: readonly FitSample[], families: readonly TermFamily[]): Design {
+  const columns = samples.map((s) => {
+    const all = termColumns(s.blockList!);
+    if (families.length === TERM_FAMILIES.length) return all;
+    return new Map([...all].filter(([name]) => families.includes(name.slice(0, name.indexOf(':')) as TermFamily)));
+  });
+  return { x: samples.map(baseRow), y: samples.map((s) => s.measuredMs), columns };
 }
 
 function dot(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>): number {
@@ -187,7 +197,11 @@ export function fitLatencyModel(samples: readonly FitSample[], options: LatencyF
       hint: 'use the default, 5 folds',
     });
   }
-  const d = design(samples);
+  const families = options.families ?? TERM_FAMILIES;
+  if (!families.every((family) => TERM_FAMILIES.includes(family))) {
+    throw new OfaError('E_CALIBRATION_FIT', `the block-term fit's families ${JSON.stringify(families)} are not valid; allowed: some of ${TERM_FAMILIES.join(', ')}`, { hint: 'leave them out to fit all three' });
+  }
+  const d = design(samples, families);
   const n = samples.length;
   const gram = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {

@@ -2,13 +2,14 @@
 // calibration and a short validation with its test-retest ceiling, in one resumable run with a plan, an
 // ETA and the time each part took.
 //
-// Why it fits in minutes: the predictor now fits block terms to whole-subnet measurements with the table
-// as their prior (fit.ts), so the table need not be precise. Offline, on the committed fashion files,
-// entries with 5-10% extra noise per block changed the held-out share within +-10% by at most 2-3 points
-// (a subnet sums 5-30 entries; their noise averages out and the block terms absorb the rest), while
-// fewer calibration subnets cost more (60 -> 40 took cpu-2t ee-d from 90% to 77%). So the table gets a
-// short window per block (60 ms instead of 750 ms) and the time goes to whole subnets, each in two fresh
-// sessions (calibrate.ts `sessions`).
+// Why it fits in minutes: a subnet sums 5-30 entries, whose errors partly average out, and the predictor
+// fits block terms to whole-subnet measurements with the table as their prior (fit.ts). Offline, on the
+// committed fashion files (results/profile-rebuild/offline.ts), 5% extra noise on every entry moved the
+// held-out share within +-10% by 0-2 points on five of the six device/variant pairs (cpu-2t ee-d, whose
+// table sum the five-term fit gives a scale of 0.003, lost 14), while 40 calibration subnets instead of
+// 60 cost 0-7 points. So the table gets a short window per block (60 ms instead of 750 ms) and the time
+// goes to whole subnets, each in two fresh sessions (calibrate.ts `sessions`). Whether the short table
+// holds up is for the rebuild to measure (results/profile-rebuild/README.md).
 //
 // Resumable: a record of the run (`profiling-<P>-<V>.json`, beside the three files) holds the settings
 // and each finished part with its seconds. A rerun with the same settings skips the finished parts; the
