@@ -129,16 +129,28 @@ export function jsonPath(parts: readonly PropertyKey[]): string {
  * (JSON.parse has already bounded the depth through tooDeepAt).
  */
 export function forbiddenValue(value: unknown): { path: string; message: string } | undefined {
-  const stack: { value: unknown; path: PropertyKey[] }[] = [{ value, path: [] }];
+  const infinite = (path: PropertyKey[]) => ({ path: jsonPath(path), message: 'a number too large for a double (it reads as Infinity); allowed: finite numbers' });
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : infinite([]);
+  // Only containers go on the stack, each with its path; leaves are checked in their parent's loop, so a
+  // long array of numbers costs no allocation per element.
+  const stack: { value: object; path: PropertyKey[] }[] = value !== null && typeof value === 'object' ? [{ value, path: [] }] : [];
   while (stack.length > 0) {
     const { value: item, path } = stack.pop()!;
-    if (typeof item === 'number') {
-      if (!Number.isFinite(item)) return { path: jsonPath(path), message: 'a number too large for a double (it reads as Infinity); allowed: finite numbers' };
-    } else if (Array.isArray(item)) {
-      for (let i = item.length - 1; i >= 0; i--) stack.push({ value: item[i], path: [...path, i] });
-    } else if (item !== null && typeof item === 'object') {
+    if (Array.isArray(item)) {
+      for (let i = item.length - 1; i >= 0; i--) {
+        const child = item[i];
+        if (typeof child === 'number') {
+          if (!Number.isFinite(child)) return infinite([...path, i]);
+        } else if (child !== null && typeof child === 'object') stack.push({ value: child, path: [...path, i] });
+      }
+    } else {
       if (Object.hasOwn(item, '__proto__')) return { path: jsonPath([...path, '__proto__']), message: 'the key "__proto__" is not allowed in any ofa file' };
-      for (const [key, child] of Object.entries(item)) if (typeof child === 'object' || typeof child === 'number') stack.push({ value: child, path: [...path, key] });
+      for (const key of Object.keys(item)) {
+        const child = (item as Record<string, unknown>)[key];
+        if (typeof child === 'number') {
+          if (!Number.isFinite(child)) return infinite([...path, key]);
+        } else if (child !== null && typeof child === 'object') stack.push({ value: child, path: [...path, key] });
+      }
     }
   }
   return undefined;

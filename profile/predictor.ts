@@ -26,7 +26,7 @@
 // runtime, ONNX library or training engine (test/profile/predict.test.ts checks the loaded modules).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { OfaError } from '../lib/errors.ts';
+import { OfaError, isOfaError } from '../lib/errors.ts';
 import { readJsonFile } from '../lib/json.ts';
 import { count, oneOf, parseWith, text, z } from '../lib/schema.ts';
 import { PRESET_NAMES, VARIANT_NAMES, blockKey, blocksOfGeometry, geometryCost, subnetGeometry, type SubnetConfig } from '../space/index.ts';
@@ -327,7 +327,14 @@ export function makePredictor(
       if (config.preset !== table.preset || config.variant !== table.variant) {
         throw new OfaError('E_PREDICTOR_SPACE', `subnet config is ${config.preset}/${config.variant}; this predictor's table is for ${table.preset}/${table.variant}`);
       }
-      const sum = tableSum(config, table, used, calibration?.terms);
+      let sum: TableSum;
+      try {
+        sum = tableSum(config, table, used, calibration?.terms);
+      } catch (error) {
+        // A table that cannot give this subnet's sum: the error names the table file (issue 18).
+        if (isOfaError(error) && source.table && !error.message.startsWith(source.table)) throw new OfaError(error.code, `${source.table}: ${error.message}`, { hint: error.hint, cause: error });
+        throw error;
+      }
       const latencyMs = applyCalibration(sum, coefficients);
       checkPrediction(latencyMs, sum, coefficients, source);
       return { latencyMs, ...sum, calibrated: calibration !== undefined, statistic: used };

@@ -113,6 +113,16 @@ export const LUT_SCHEMA = z
     for (const [key, entry] of Object.entries(table.entries)) {
       if (entry.run >= table.runs.length) ctx.addIssue({ code: 'custom', path: ['entries', key, 'run'], input: entry.run, message: `must index one of the table's ${table.runs.length} runs (0..${table.runs.length - 1})` });
     }
+    // One build writes every figure for every entry: an entry without one the others have is damaged
+    // (it would fail the prediction that needs it far from the file).
+    for (const field of ['minMs', 'referenceMs', 'referenceMinMs'] as const) {
+      const keys = Object.keys(table.entries);
+      const having = keys.filter((key) => table.entries[key][field] !== undefined).length;
+      if (having === 0 || having === keys.length) continue;
+      for (const key of keys) {
+        if (table.entries[key][field] === undefined) ctx.addIssue({ code: 'custom', path: ['entries', key, field], message: `missing field "${field}" (the table's other entries have one)` });
+      }
+    }
     if (table.complete && Object.keys(table.entries).length < table.expectedEntries) {
       ctx.addIssue({ code: 'custom', path: ['complete'], input: table.complete, message: `is true, but the table has ${Object.keys(table.entries).length} of its ${table.expectedEntries} expected entries` });
     }

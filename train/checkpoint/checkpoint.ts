@@ -217,12 +217,13 @@ function readManifest(dir: string): CheckpointManifest {
   const input = `checkpoint manifest ${JSON.stringify(path)}`;
   const hint = 'the checkpoint is corrupt or of another version; use another one';
   const value = readJsonFile(path, input, { code: 'E_CHECKPOINT', hint });
-  const record = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new OfaError('E_CHECKPOINT', `${input} is not a JSON object (value ${describeValue(value)})`, { hint });
+  const record = value as Record<string, unknown>;
   if (record.format !== undefined && record.format !== CHECKPOINT_FORMAT) {
     throw new OfaError('E_CHECKPOINT', `${input} has format ${describeValue(record.format)}; expected ${JSON.stringify(CHECKPOINT_FORMAT)}`, { hint });
   }
   if (record.formatVersion !== CHECKPOINT_FORMAT_VERSION) {
-    throw new OfaError('E_CHECKPOINT', `checkpoint ${JSON.stringify(dir)} has format version ${describeValue(record.formatVersion)}; this version of ofa reads version ${CHECKPOINT_FORMAT_VERSION}`, { hint });
+    throw new OfaError('E_CHECKPOINT', `${input} has format version ${describeValue(record.formatVersion)}; this version of ofa reads version ${CHECKPOINT_FORMAT_VERSION}`, { hint });
   }
   return parseWith(CHECKPOINT_MANIFEST_SCHEMA, value, input, { code: 'E_CHECKPOINT', hint });
 }

@@ -110,6 +110,9 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors data'
     const data = new Float32Array((entry.end - entry.begin) / 4);
     if (littleEndianHost) new Uint8Array(data.buffer).set(bytes.subarray(dataStart + entry.begin, dataStart + entry.end));
     else for (let i = 0; i < data.length; i++) data[i] = view.getFloat32(dataStart + entry.begin + 4 * i, true);
+    // No trained network holds NaN or Infinity (a diverged run saves nothing: E_NON_FINITE): such a value is damage.
+    const at = data.findIndex((value) => !Number.isFinite(value));
+    if (at >= 0) throw bad(`tensor ${entry.name} holds ${data[at]} at index ${at}; allowed: finite numbers`);
     tensors.set(entry.name, { shape: entry.shape, data });
   }
   return { tensors, metadata };
