@@ -80,6 +80,9 @@ test.serial('lut -> calibrate -> validate -> predict, tables beside the device f
   const report = JSON.parse(validate.stdout);
   t.deepEqual([report.format, report.formatVersion], ['ofav2/validation', 2]);
   t.is(report.quality.subnets, 4);
+  // The test-retest ceiling is measured by default: the same 4 subnets again, judged against the first.
+  t.is(report.retest.agreement.subnets, 4);
+  for (const subnet of report.subnets) t.true(subnet.retestMs > 0);
   for (const key of ['within5', 'within10', 'mape', 'spearman']) t.is(typeof report.quality[key], 'number', key);
   t.true(report.quality.within10 >= report.quality.within5);
   // The speed reference re-measured beside the held-out subnets gives the machine's speed against the

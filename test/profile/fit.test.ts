@@ -5,7 +5,11 @@
 import test from 'ava';
 import { createRng } from '../../lib/rng.ts';
 import { fitLatencyModel, predictSample, MIN_SUBNETS_FOR_TERMS, type FitSample, type LatencyFit } from '../../profile/fit.ts';
-import { fitCalibration, predictorQuality } from '../../profile/predictor.ts';
+import { ARTIFACT_FORMATS } from '../../profile/artifacts.ts';
+import { applyCalibration, fitCalibration, makePredictor, predictorQuality, readCalibration, tableBlocks } from '../../profile/predictor.ts';
+import { sampleUniform } from '../../space/index.ts';
+import { syntheticTable } from '../search/fixtures.ts';
+import { tempDir, writeTemp } from './fixtures.ts';
 import { pairKey, termColumns, termsMs, type BlockTerms, type TermBlock } from '../../profile/terms.ts';
 
 const GROUPS = ['g0', 'g1', 'g2', 'g3'];
@@ -150,4 +154,30 @@ test('terms.ts: the columns and the terms agree (a fit column times its coeffici
   t.true(Math.abs([...columns].reduce((s, [name, value]) => s + value * coefficient(name), 0) - termsMs(blocks, terms)) < 1e-12);
   t.is(columns.get('block:a'), 1);
   t.is(columns.get(`pair:${pairKey('g1', 'g2')}`), 0.25);
+});
+
+test('calibration files: version 1 predicts as the five terms; version 2 adds its block terms; another version is refused with the rebuild hint', (t) => {
+  const space = { preset: 'micro', variant: 'ee-d' } as const;
+  const table = syntheticTable(space, 3, 'tiny');
+  const config = sampleUniform(space, { kernel: 5, expand: 4, depth: 3 });
+  const coefficients = { scale: 0.8, perBlockMs: -0.001, perMegaMacMs: 0.01, perMegaParamMs: 0.02, offsetMs: 0.03 };
+  const dir = tempDir();
+  const base = { format: ARTIFACT_FORMATS.calibration.format, device: 'tiny', ...space, coefficients, statistic: 'min' };
+  const v1 = readCalibration(writeTemp(dir, 'v1.json', JSON.stringify({ ...base, formatVersion: 1 })));
+  const { sum, blocks } = tableBlocks(config, table, 'min');
+  t.true(Math.abs(makePredictor(table, v1).predict(config).latencyMs - applyCalibration(sum, coefficients)) < 1e-12);
+
+  // Version 2 with terms: the stem 10% dearer, the block right after the stem 5% cheaper (a pair term).
+  const stem = blocks[0];
+  const terms: BlockTerms = { rho: 10, block: { [stem.key]: 0.1 }, group: {}, pair: { [pairKey(stem.group, blocks[1].group)]: -0.05 } };
+  const v2 = readCalibration(writeTemp(dir, 'v2.json', JSON.stringify({ ...base, formatVersion: 2, terms })));
+  const prediction = makePredictor(table, v2).predict(config);
+  const expected = applyCalibration(sum, coefficients) + 0.1 * stem.ms - 0.05 * blocks[1].ms;
+  t.true(Math.abs(prediction.latencyMs - expected) < 1e-12, `${prediction.latencyMs} vs ${expected}`);
+  t.true(Math.abs(prediction.termsMs! - (0.1 * stem.ms - 0.05 * blocks[1].ms)) < 1e-12);
+
+  const v3 = t.throws(() => readCalibration(writeTemp(dir, 'v3.json', JSON.stringify({ ...base, formatVersion: 3 }))));
+  t.is((v3 as { code?: string }).code, 'E_ARTIFACT_FORMAT');
+  t.regex(v3!.message, /has formatVersion 3; expected "format": "ofav2\/calibration", "formatVersion": 2 \(or 1\)/);
+  t.regex((v3 as { hint?: string }).hint!, /ofa profile calibrate --save/);
 });
