@@ -13,6 +13,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../lib/atomic.ts';
 import { OfaError } from '../lib/errors.ts';
+import { readJsonFile } from '../lib/json.ts';
+import { bundleManifestFault } from './schema.ts';
 import { configId, type SubnetConfig } from '../space/index.ts';
 import type { StaticSubnet } from '../subnet/index.ts';
 import type { DatasetSpec, ImageSet, OpenedSupernet } from '../train/index.ts';
@@ -204,10 +206,12 @@ export function existingBundle(dir: string, inputsHash: string): BundleManifest 
   if (!existsSync(manifestPath) || !existsSync(modelPath)) return undefined;
   let manifest: BundleManifest;
   try {
-    manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as BundleManifest;
+    manifest = readJsonFile(manifestPath, `bundle manifest ${manifestPath}`) as BundleManifest;
   } catch {
     return undefined;
   }
+  // A damaged manifest (issue 18) is not reused: the bundle is made again.
+  if (bundleManifestFault(manifest) !== undefined) return undefined;
   if (manifest.format !== BUNDLE_FORMAT.format || manifest.formatVersion !== BUNDLE_FORMAT.formatVersion || manifest.inputsHash !== inputsHash) return undefined;
   return sha256Hex(readFileSync(modelPath)) === manifest.model?.sha256 ? manifest : undefined;
 }

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { writeJsonAtomic } from '../lib/atomic.ts';
+import { reusableGateRecord } from './schema.ts';
 import { OfaError, isOfaError } from '../lib/errors.ts';
 import type { SpaceRef } from '../space/index.ts';
 import type { OpenedSupernet } from '../train/index.ts';
@@ -144,7 +145,8 @@ function earlierGateRecords(outDir: string): Map<string, GateBaselineRecord> {
   try {
     const json = JSON.parse(readFileSync(file, 'utf8')) as Partial<DeployResult>;
     if (json.format !== DEPLOY_FORMAT.format || json.formatVersion !== DEPLOY_FORMAT.formatVersion || !Array.isArray(json.deployments)) return records;
-    for (const entry of json.deployments) if (entry.gate && entry.sha256) records.set(`${entry.id} ${entry.sha256}`, entry.gate);
+    // Only sound records are reused (issue 18: deploy/schema.ts); a damaged one is measured again.
+    for (const entry of json.deployments) if (entry.gate && entry.sha256 && reusableGateRecord(entry.gate)) records.set(`${entry.id} ${entry.sha256}`, entry.gate);
   } catch {
     // An unreadable earlier deploy.json is replaced; its records are measured again.
   }
