@@ -5,8 +5,9 @@
 // a watchdog: the page signals life between runs; silence longer than the device's time limit, a crash,
 // a closed page or a lost browser become OfaErrors carrying the page's own messages. On Ctrl-C and
 // process exit playwright-core closes (kills) the browsers it launched; the servers die with the process.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { OfaError } from '../../../lib/errors.ts';
 import { startModelServer, type ModelServer } from './server.ts';
 import { ORT_ENTRIES, isLoopbackHost, redactEndpoint, type BrowserSettings, type OrtEntry } from './settings.ts';
@@ -28,6 +29,11 @@ export function playwright(): Playwright {
 export function ortDistFolder(): string {
   // The package's exports map resolves the bare name (for Node) to a file in dist/.
   return dirname(require.resolve('onnxruntime-web'));
+}
+
+/** The installed onnxruntime-web's version (its exports map hides package.json from require). */
+function ortPackageVersion(): string {
+  return (JSON.parse(readFileSync(join(ortDistFolder(), '..', 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** A released browser stays open this long for the next session (chunks of a table build). */
@@ -145,7 +151,13 @@ async function openBrowser(settings: BrowserSettings, key: string): Promise<Brow
     await server.close();
     throw error;
   }
-  const context = await browser.newContext();
+  let context: BrowserContext;
+  try {
+    context = await browser.newContext();
+  } catch (error) {
+    await Promise.all([browser.close().catch(() => {}), server.close()]);
+    throw new OfaError('E_BROWSER', `the browser gave no page context: ${firstLine(error)}`, { cause: error });
+  }
   if (facts.serving === 'playwright-connection') {
     // The remote browser cannot reach this host's loopback: its requests to the server's origin are
     // answered over the Playwright connection, by asking the server here (so its allowlist still decides).
@@ -235,6 +247,11 @@ async function openPage(entry: BrowserEntry, ortEntry: OrtEntry, numThreads: num
       throw new OfaError('E_BROWSER', `the profiler page did not start (${state.consoleErrors.join('; ') || 'no console message'})`);
     }
     state.facts = await callPage<PageFacts>(state, timeoutMs, 'init', { module: ORT_ENTRIES[ortEntry].module, numThreads, executionProvider }, `loading ${ortEntry}`);
+    // The page's JavaScript and wasm come from one dist folder; its version must be the package's.
+    const installed = ortPackageVersion();
+    if (state.facts.ortVersion !== installed) {
+      throw new OfaError('E_BROWSER', `the page runs onnxruntime-web ${state.facts.ortVersion}, but the installed package is ${installed}`, { hint: 'reinstall onnxruntime-web (`npm ci`)' });
+    }
   } catch (error) {
     state.closedByUs = true;
     await page.close().catch(() => {});
