@@ -102,6 +102,7 @@ const PLAN: Entry[] = [
     tiny: `${TINY_TIMING} --subnets 3`,
   },
   { readme: 'ofa profile predict max.json --device cpu-1t' },
+  { readme: 'ofa profile device --device cpu-1t --preset fashion --variant ee-d --out profiled/', tiny: '--preset micro --subnets 3 --held-out 2 --sessions 1 --runs 1 --block-time 0 --subnet-time 0 --warmup 0 --quiet' },
 
   // Search, on the EPS run above (fashion ee-d) and the devices' tables and calibrations.
   { readme: 'ofa search dataset --checkpoint runs/eps-ee-d-pet --subnets 1000 --out accuracy.jsonl', tiny: '--subnets 10 --max-images 32 --recalibration-images 32' },
