@@ -68,6 +68,10 @@ function missingPieces(device: DeviceProfile): string[] {
 
 /** A page's error as an OfaError: its kind decides the code, its message and console lines are kept. */
 function pageFailure(error: unknown, device: DeviceProfile, handle: PageHandle | undefined): unknown {
+  // The browser's own faults (launch, connection, crash, hang) are told without the device: name it.
+  if (error instanceof OfaError && !error.message.startsWith(`device ${device.name}:`)) {
+    return new OfaError(error.code, `device ${device.name}: ${error.message}`, { ...(error.hint === undefined ? {} : { hint: error.hint }), cause: error.cause ?? error });
+  }
   if (!(error instanceof PageError)) return error;
   const where = handle ? `onnxruntime-web ${handle.facts.ortVersion} in chromium ${handle.browser.version}` : 'onnxruntime-web in chromium';
   const ep = JSON.stringify(device.executionProvider);
