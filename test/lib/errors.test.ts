@@ -83,7 +83,7 @@ test('the CLI maps a code to its exit code and prints the code, message and hint
   } finally {
     process.stderr.write = write;
   }
-  t.regex(lines[0], /^error \[E_COMMAND\]: ofa: unknown command "nope"; allowed: space, train, eval, export, profile, gate, search, deploy\nhint: run `ofa --help`/);
+  t.regex(lines[0], /^error \[E_COMMAND\]: ofa: unknown command "nope"; allowed: space, train, eval, export, profile, gate, search, deploy, report\nhint: run `ofa --help`/);
   t.regex(lines[1], /^error \[E_ARGS\]: ofa space info: unknown flag "--nope" \(allowed: --preset, --variant, --json\)/);
   t.false(lines.join('').includes('    at '));
 });
