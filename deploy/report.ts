@@ -4,10 +4,13 @@
 // that were over budget, and the budgets as lines; then a table of the picks. The plots are Vega-Lite
 // specs rendered to SVG by Vega's headless renderer (no browser, no canvas) and inlined: the page loads
 // no script and nothing from the network. Written by `ofa deploy` and again by `ofa report DIR`.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../lib/atomic.ts';
 import { OfaError } from '../lib/errors.ts';
+import { readJsonFile } from '../lib/json.ts';
+import { parseWith } from '../lib/schema.ts';
+import { DEPLOY_RESULT_SCHEMA } from './schema.ts';
 import { DEPLOY_FORMAT } from './gate/baseline.ts';
 import type { DeployResult, Deployment } from './deploy.ts';
 
@@ -137,20 +140,19 @@ export async function renderReport(result: DeployResult): Promise<string> {
   return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>ofav2 deploy report</title><style>${STYLE}</style></head><body>\n${parts.join('\n')}\n</body></html>\n`;
 }
 
-/** deploy.json of a deploy folder, checked for its format tag (the full schema is the input-validation layer's). */
+/** deploy.json of a deploy folder, through the shared JSON reader and its schema (deploy/schema.ts). */
 export function readDeployResult(dir: string): DeployResult {
   const file = join(dir, 'deploy.json');
+  const input = `deploy result ${file}`;
+  const hint = 'give the --out folder of an `ofa deploy` run, or run the deploy again to rewrite it';
   if (!existsSync(file)) throw new OfaError('E_READ', `${JSON.stringify(dir)} has no deploy.json`, { hint: 'give the --out folder of an `ofa deploy` run' });
-  let json: Partial<DeployResult>;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8')) as Partial<DeployResult>;
-  } catch (error) {
-    throw new OfaError('E_JSON', `${JSON.stringify(file)} is not valid JSON: ${(error as Error).message}`, { hint: 'run `ofa deploy` again to rewrite it' });
+  const value = readJsonFile(file, input, { code: 'E_DEPLOY_RESULT', hint });
+  const tag = value as { format?: unknown; formatVersion?: unknown } | null;
+  if (typeof tag !== 'object' || tag === null || tag.format !== DEPLOY_FORMAT.format || tag.formatVersion !== DEPLOY_FORMAT.formatVersion) {
+    throw new OfaError('E_ARTIFACT_FORMAT', `${input} is not a deploy result (format ${JSON.stringify(tag?.format)} version ${JSON.stringify(tag?.formatVersion)}); allowed: ${DEPLOY_FORMAT.format} version ${DEPLOY_FORMAT.formatVersion}`, { hint });
   }
-  if (json?.format !== DEPLOY_FORMAT.format || json.formatVersion !== DEPLOY_FORMAT.formatVersion || !Array.isArray(json.devices) || !Array.isArray(json.deployments)) {
-    throw new OfaError('E_ARTIFACT_FORMAT', `${JSON.stringify(file)} is not a deploy result (format ${JSON.stringify(json?.format)} version ${JSON.stringify(json?.formatVersion)}); allowed: ${DEPLOY_FORMAT.format} version ${DEPLOY_FORMAT.formatVersion}`, { hint: 'give the --out folder of an `ofa deploy` run' });
-  }
-  return json as DeployResult;
+  parseWith(DEPLOY_RESULT_SCHEMA, value, input, { code: 'E_DEPLOY_RESULT', hint });
+  return value as DeployResult;
 }
 
 /** Writes DIR/report.html from DIR/deploy.json (atomically); returns its path. */

@@ -42,3 +42,43 @@ export function bundleManifestFault(value: unknown): string | undefined {
 export function reusableGateRecord(value: unknown): boolean {
   return GATE_BASELINE_RECORD_SCHEMA.safeParse(value).success;
 }
+
+const candidateFields = { id: text(), predictedLatencyMs: ms(), predictedTop1: fraction() };
+const figures = z.looseObject({ medianMs: ms(), p90Ms: ms(), fastestMs: ms() });
+
+/** What `ofa report` reads of a deploy.json (deploy.ts DeployResult): every figure it plots or prints. */
+export const DEPLOY_RESULT_SCHEMA = z.looseObject({
+  format: z.literal('ofav2/deploy'),
+  formatVersion: z.literal(1),
+  supernet: z.looseObject({ checksum: text(), preset: text(), variant: text() }),
+  toolVersion: text(),
+  devices: z.array(
+    z.looseObject({
+      name: text(),
+      front: z.array(z.looseObject(candidateFields)),
+      smallest: z.looseObject({ id: text(), latencyMs: ms() }),
+      tableHostDiffers: z.array(z.string()),
+      speed: z.looseObject({ factor: z.number().positive().max(1e6), hereMs: ms(), calibrationMs: ms(), applied: z.boolean() }).optional(),
+    }),
+  ),
+  skippedDevices: z.array(z.looseObject({ name: text(), reason: z.string() })),
+  deployments: z.array(
+    z.looseObject({
+      id: text(),
+      device: text(),
+      budgetMs: ms(),
+      status: z.enum(['deployed', 'skipped', 'over-budget']),
+      dir: z.string(),
+      configId: text().optional(),
+      model: z.string().optional(),
+      sha256: z.string().regex(HEX64).optional(),
+      predicted: z.looseObject({ latencyMs: ms(), top1: fraction() }).optional(),
+      measured: figures.optional(),
+      trueTop1: fraction().optional(),
+      macs: z.number().positive().optional(),
+      params: z.number().positive().optional(),
+      tries: z.array(z.looseObject({ ...candidateFields, measured: figures, withinBudget: z.boolean() })),
+    }),
+  ),
+  complete: z.boolean(),
+});

@@ -148,6 +148,7 @@ export const ERROR_CODES = {
 
   // Deploy (deploy/): bundles per device and budget.
   E_DEPLOY_OPTIONS: badInput('deploy options out of range: budgets, tries, image counts, an empty candidate list'),
+  E_DEPLOY_RESULT: badInput('a deploy.json that is not a valid deploy result (a figure missing, out of range or of the wrong type)'),
   E_DEPLOY_VERIFY: failure("an exported model whose outputs in onnxruntime differ from the supernet's own forward by more than the tolerance"),
 } as const satisfies Record<string, ErrorCodeEntry>;
 

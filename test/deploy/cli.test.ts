@@ -3,6 +3,7 @@
 // data set, so the command cannot run it on micro; the API takes the data injected).
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { microCheckpoint, removeTempDirs, tempDir } from './fixtures.ts';
@@ -39,4 +40,34 @@ test('a supernet of a preset without a data set is refused, naming the preset, b
   t.is(result.status, 2);
   t.regex(result.stderr, /E_PRESET_DATA.*preset "micro", which has no data set/);
   t.notRegex(result.stderr, /at .*\.ts:\d+/, 'no stack trace');
+});
+
+test('ofa report: a missing folder, a deploy.json that is not JSON, of another format, or with a bad figure: exit 2 naming the file and the JSON path', (t) => {
+  const report = (dir: string) => spawnSync(process.execPath, [OFA, 'report', dir], { encoding: 'utf8', timeout: 60_000 });
+  const missing = report(join(tempDir('ofa-report-'), 'nope'));
+  t.is(missing.status, 2);
+  t.regex(missing.stderr, /E_READ.*has no deploy\.json/);
+  const write = (value: string) => {
+    const dir = tempDir('ofa-report-');
+    writeFileSync(join(dir, 'deploy.json'), value);
+    return dir;
+  };
+  const notJson = report(write('{"format": "ofav2/deploy", '));
+  t.is(notJson.status, 2);
+  t.regex(notJson.stderr, /E_DEPLOY_RESULT.*deploy result .*deploy\.json is not valid JSON/);
+  const other = report(write(JSON.stringify({ format: 'ofav2/gate-result', formatVersion: 1 })));
+  t.is(other.status, 2);
+  t.regex(other.stderr, /E_ARTIFACT_FORMAT.*is not a deploy result \(format "ofav2\/gate-result"/);
+  const valid = {
+    format: 'ofav2/deploy', formatVersion: 1, supernet: { checksum: 'sha256:x', preset: 'fashion', variant: 'ee-d' }, toolVersion: 'ofav2 0.1.0',
+    devices: [{ name: 'cpu-1t', front: [{ id: 'a', predictedLatencyMs: 0.5, predictedTop1: 0.8 }], smallest: { id: 'a', latencyMs: 0.5 }, tableHostDiffers: [] }],
+    skippedDevices: [], deployments: [{ id: 'cpu-1t/1ms', device: 'cpu-1t', budgetMs: -1, status: 'over-budget', dir: 'cpu-1t/1ms', tries: [] }], complete: false,
+  };
+  const bad = report(write(JSON.stringify(valid)));
+  t.is(bad.status, 2);
+  t.regex(bad.stderr, /E_DEPLOY_RESULT.*is invalid:\n\s+\$\.deployments\[0\]\.budgetMs: .*\(value -1\)/);
+  t.notRegex(bad.stderr, /at .*\.ts:\d+/, 'no stack trace');
+  const good = report(write(JSON.stringify({ ...valid, deployments: [{ ...valid.deployments[0], budgetMs: 1 }] })));
+  t.is(good.status, 0, good.stderr);
+  t.regex(good.stdout, /wrote .*report\.html/);
 });
