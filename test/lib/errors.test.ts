@@ -59,6 +59,9 @@ function thrownCodes(): Map<string, string[]> {
       continue; // listed but deleted in the working tree
     }
     for (const match of text.matchAll(/new OfaError\(\s*['"`]([^'"`]+)['"`]/g)) found.set(match[1], [...(found.get(match[1]) ?? []), file]);
+    // Codes handed to the shared readers (lib/json.ts, lib/schema.ts), which throw them: `{ code: 'E_X' }`,
+    // and a reader's default (`source.code ?? 'E_X'`).
+    for (const match of text.matchAll(/(?:\bcode:|\?\?)\s*['"`](E_[A-Z0-9_]+)['"`]/g)) found.set(match[1], [...(found.get(match[1]) ?? []), file]);
   }
   return found;
 }
