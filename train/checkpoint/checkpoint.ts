@@ -14,7 +14,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { writeJsonAtomic } from '../../lib/atomic.ts';
+import { processAlive, writeJsonAtomic } from '../../lib/atomic.ts';
 import { OfaError, describeValue } from '../../lib/errors.ts';
 import { readJsonFile } from '../../lib/json.ts';
 import { count, formatSchemaFault, parseWith, schemaFaults, text, z } from '../../lib/schema.ts';
@@ -119,15 +119,6 @@ function syncFolder(path: string): void {
     }
   } catch {
     /* best effort */
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
