@@ -111,9 +111,6 @@ async function measureSpeedScale(device: DeviceProfile, space: SpaceRef, devices
 async function deviceProblem(device: DeviceProfile, space: SpaceRef, accuracy: AccuracyModel, options: DeployOptions): Promise<{ problem: OfaError } | { prepared: PreparedDevice }> {
   try {
     await checkDevice(device);
-    if (device.runtime === 'chromium') {
-      throw new OfaError('E_RUNTIME_UNIMPLEMENTED', `device ${device.name}: a deploy verifies and scores its model in this process; runtime chromium runs it in a browser page`, { hint: 'deploy to an onnxruntime-node or onnxruntime-web device' });
-    }
     const searchDevice = loadSearchDevice(device.name, space, { devicesDir: options.devicesDir, budgetsMs: options.budgetsMs });
     return { prepared: prepareDevice(space, accuracy, searchDevice) };
   } catch (error) {

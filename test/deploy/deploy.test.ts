@@ -7,7 +7,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEPLOY_FORMAT, deployDevices, type BundleManifest, type DeployOptions } from '../../deploy/index.ts';
 import { tableHostDifferences } from '../../deploy/deploy.ts';
-import { hostFacts, loadDevice } from '../../profile/index.ts';
+import { hostFacts, loadDevice, scoreModel, scoringDevice } from '../../profile/index.ts';
+import { closeAllBrowsers } from '../../profile/runtimes/chromium/browser.ts';
+import { imagesAt } from '../../train/index.ts';
+import { SPEC } from '../train/fixtures/quadrants.ts';
 import { loadSearchDevice } from '../../search/index.ts';
 import { readBaselineFile } from '../../deploy/gate/baseline.ts';
 import type { OpenedSupernet } from '../../train/index.ts';
@@ -25,6 +28,7 @@ test.before(async () => {
 });
 test.after.always(async () => {
   await supernet?.close();
+  await closeAllBrowsers();
   removeTempDirs();
 });
 
@@ -113,6 +117,28 @@ test.serial('tableHostDifferences: CPU model, cores and runtime version of the t
   ]);
   writeFileSync(file, JSON.stringify({ ...table, runtime: 'onnxruntime-node 9.9.9', runs: [run({ ...here, cpuModel: 'Old CPU' }), run(here)] }));
   t.deepEqual(tableHostDifferences(device, SPACE, dir, 'onnxruntime-node 9.9.9'), [], 'the last session counts');
+});
+
+test.serial('a chromium device: the model verified, measured and scored in a headless Chromium page; its true top-1 the one onnxruntime-node computes', async (t) => {
+  const dir = devicesDir(['chromium-wasm-1t'], { budgetsMs: [50] });
+  const run = options({ devicesDir: dir, devices: ['chromium-wasm-1t'], gateRounds: 0, bundle: { protocol: FAST, verifyImages: 8, testImages: data.test.count } });
+  const result = await deployDevices(run);
+  t.true(result.complete);
+  t.deepEqual(result.deployments.map((d) => [d.id, d.status]), [['chromium-wasm-1t/50ms', 'deployed']]);
+  const [entry] = result.deployments;
+  const manifest = JSON.parse(readFileSync(join(run.outDir, entry.dir, 'manifest.json'), 'utf8')) as BundleManifest;
+  t.is(manifest.verify.runtime, 'chromium');
+  t.true(manifest.verify.maxAbsDiff <= 1e-4, `max abs diff ${manifest.verify.maxAbsDiff}`);
+  t.regex(manifest.runtime.version, /^onnxruntime-web \S+ in chromium \d+/);
+  t.true(manifest.measured.medianMs > 0 && manifest.measured.fastestMs <= manifest.measured.medianMs);
+  // The true top-1 again, by onnxruntime-node on every test image (the deploy scored them in the page).
+  const model = new Uint8Array(readFileSync(join(run.outDir, entry.model!)));
+  t.is(entry.sha256, sha256(model));
+  const r = manifest.config.resolution;
+  const { images, labels } = imagesAt(data.test, SPEC, r, {});
+  const again = await scoreModel(model, scoringDevice(1), { images, labels, resolution: r, channels: SPEC.channels });
+  t.is(manifest.testImages, data.test.count);
+  t.is(manifest.trueTop1, again.top1);
 });
 
 test.serial('a budget that no subnet meets when measured: every try recorded, the deployment over budget, deploy.json incomplete', async (t) => {

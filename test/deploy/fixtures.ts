@@ -58,6 +58,8 @@ const SESSION = { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'se
 export const TEST_DEVICES = {
   'cpu-1t': { runtime: 'onnxruntime-node', executionProvider: 'cpu' },
   'wasm-node': { runtime: 'onnxruntime-web', executionProvider: 'wasm' },
+  // onnxruntime-web's wasm EP in a headless Chromium page (Debian's chromium): verified, measured and scored in the page.
+  'chromium-wasm-1t': { runtime: 'chromium', executionProvider: 'wasm' },
   // An EP that no Linux build of onnxruntime-node has: a device that cannot start on these hosts.
   'coreml-x': { runtime: 'onnxruntime-node', executionProvider: 'coreml' },
 } as const;
