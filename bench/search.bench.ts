@@ -3,7 +3,7 @@
 // top-1 and time), and the time for all budgets of a device; plus the accuracy predictor's throughput in
 // batches (SIMD kernel and plain loops). Run: `node --import tsx bench/run.ts search`.
 //
-// The accuracy predictor is $OFA_SEARCH_PREDICTOR (default results/search/predictor.json, the one fitted
+// The accuracy predictor is $OFA_SEARCH_PREDICTOR (default supernets/fashion-ee-d/predictor.json, the one fitted
 // on the shipped supernet's data set). Without it, a stand-in is fitted on synthetic accuracies (a known
 // function of the encoding) and the bench says so: its times are real, its top-1 figures are not.
 // Sizes: $OFA_SEARCH_DEVICES (cpu-1t,cpu-2t,wasm-node), $OFA_SEARCH_RANDOM (10000 feasible per budget),
@@ -97,7 +97,7 @@ function randomBaseline(latency: { predict(c: SubnetConfig): { latencyMs: number
 
 export async function run(): Promise<void> {
   throughput();
-  const file = process.env.OFA_SEARCH_PREDICTOR ?? 'results/search/predictor.json';
+  const file = process.env.OFA_SEARCH_PREDICTOR ?? 'supernets/fashion-ee-d/predictor.json';
   let accuracy: AccuracyPredictor;
   if (existsSync(file)) accuracy = loadAccuracyPredictor(file);
   else {
