@@ -5,7 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { writeJsonAtomic } from '../lib/atomic.ts';
-import { reusableGateRecord } from './schema.ts';
+import { DEPLOY_RESULT_SCHEMA, reusableGateRecord } from './schema.ts';
+import { schemaFaults } from '../lib/schema.ts';
 import { OfaError, isOfaError } from '../lib/errors.ts';
 import type { SpaceRef } from '../space/index.ts';
 import type { OpenedSupernet } from '../train/index.ts';
@@ -73,7 +74,7 @@ export interface DeployResult {
    * and the speed reference measured here against the calibration's (applied to the predictions when the
    * host differs).
    */
-  devices: { name: string; front: DeviceSearchResult['front']; smallest: DeviceSearchResult['smallest']; tableHostDiffers: string[]; speed?: SpeedScale }[];
+  devices: { name: string; front: DeviceSearchResult['front']; smallest: DeviceSearchResult['smallest']; tableHostDiffers: string[]; speed?: SpeedScale; median?: MedianScale }[];
   skippedDevices: { name: string; reason: string }[];
   deployments: Deployment[];
   /** Whether every named device and every budget was deployed (the CLI's exit code). */
@@ -95,16 +96,33 @@ export interface SpeedScale {
   applied: boolean;
 }
 
+/**
+ * The budgets are on the median run. A predictor of the fastest run (calibration statistic `min`, the
+ * profiler's default) is put on the median with the speed reference's median over its fastest run,
+ * measured here now (the machine's jitter at this moment: 1.08-1.27 on cpu-1t's committed subnets).
+ */
+export interface MedianScale {
+  /** What the device's predictor predicts. */
+  statistic: LatencyStatistic;
+  /** The speed reference measured here: median and fastest run. */
+  referenceMedianMs: number;
+  referenceFastestMs: number;
+  /** Multiplies the predictions: median / fastest for a `min` predictor, 1 for a median one. */
+  factor: number;
+}
+
 /** Measures the speed reference on a device; undefined when its calibration recorded none (older files). */
-async function measureSpeedScale(device: DeviceProfile, space: SpaceRef, devicesDir: string | undefined, protocol: BundleOptions['protocol']): Promise<{ scale?: SpeedScale; runtimeVersion: string }> {
+async function measureSpeedScale(device: DeviceProfile, space: SpaceRef, devicesDir: string | undefined, protocol: BundleOptions['protocol']): Promise<{ scale?: SpeedScale; median: MedianScale; runtimeVersion: string }> {
   const calibration = loadCalibration(device, space.preset, space.variant, { devicesDir });
   const statistic = calibration?.statistic ?? 'median';
   const calibrationMs = statistic === 'min' ? calibration?.reference?.minMs : calibration?.reference?.medianMs;
   const measurement = await measureModel(referenceModel(space.preset, space.variant), device, { ...protocol });
   const runtimeVersion = measurement.runtime.version;
-  if (calibrationMs === undefined || !(calibrationMs > 0)) return { runtimeVersion };
-  const hereMs = statistic === 'min' ? measurement.stats.minMs : measurement.stats.medianMs;
-  return { runtimeVersion, scale: { configId: configId(referenceConfig(space.preset, space.variant)), statistic, calibrationMs, hereMs, factor: hereMs / calibrationMs, applied: false } };
+  const { medianMs, minMs } = measurement.stats;
+  const median: MedianScale = { statistic, referenceMedianMs: medianMs, referenceFastestMs: minMs, factor: statistic === 'min' && minMs > 0 ? medianMs / minMs : 1 };
+  if (calibrationMs === undefined || !(calibrationMs > 0)) return { runtimeVersion, median };
+  const hereMs = statistic === 'min' ? minMs : medianMs;
+  return { runtimeVersion, median, scale: { configId: configId(referenceConfig(space.preset, space.variant)), statistic, calibrationMs, hereMs, factor: hereMs / calibrationMs, applied: false } };
 }
 
 /** Why a device cannot be deployed to here, or undefined when it can (runtime start, inference, table). */
@@ -150,6 +168,27 @@ function earlierGateRecords(outDir: string): Map<string, GateBaselineRecord> {
   return records;
 }
 
+/**
+ * The speed and median factors an earlier deploy.json in the folder measured per device, for the same
+ * supernet: a rerun reuses them, so that it searches the same predictions, finds the same picks and skips
+ * the bundles already made (factors measured again would differ by the machine's jitter).
+ */
+function earlierScales(outDir: string, checksum: string): Map<string, { speed?: SpeedScale; median: MedianScale }> {
+  const scales = new Map<string, { speed?: SpeedScale; median: MedianScale }>();
+  const file = join(outDir, 'deploy.json');
+  if (!existsSync(file)) return scales;
+  try {
+    const value: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (schemaFaults(DEPLOY_RESULT_SCHEMA, value).length > 0) return scales;
+    const json = value as DeployResult;
+    if (json.supernet.checksum !== checksum) return scales;
+    for (const device of json.devices) if (device.median) scales.set(device.name, { speed: device.speed, median: device.median });
+  } catch {
+    // An unreadable earlier deploy.json is replaced; the factors are measured again.
+  }
+  return scales;
+}
+
 /** Rounds of a deployed model's gate record: 0 (none) or at least the gate's minimum; refused before anything runs. */
 export function checkGateRounds(rounds: number): number {
   if (!Number.isInteger(rounds) || (rounds !== 0 && rounds < MIN_BASELINE_ROUNDS)) {
@@ -179,37 +218,53 @@ export async function deployDevices(options: DeployOptions): Promise<DeployResul
     } else throw checked.problem;
   }
   const earlier = earlierGateRecords(options.outDir);
+  const earlierFactors = earlierScales(options.outDir, facts.checksum);
   const deployments: Deployment[] = [];
   const devices: DeployResult['devices'] = [];
   let host: HostFacts | undefined;
   for (const prepared of ready) {
     const name = prepared.device.name;
     const device = loadDevice(name, { devicesDir: options.devicesDir });
-    const { scale, runtimeVersion } = await measureSpeedScale(device, space, options.devicesDir, options.bundle?.protocol);
+    const measured = await measureSpeedScale(device, space, options.devicesDir, options.bundle?.protocol);
+    const { runtimeVersion } = measured;
+    let { scale, median } = measured;
+    const before = earlierFactors.get(name);
+    if (before && before.median.statistic === median.statistic && before.speed?.calibrationMs === scale?.calibrationMs && before.speed?.statistic === scale?.statistic) {
+      ({ median } = before);
+      scale = before.speed && { ...before.speed, applied: false };
+      log(`${name}: the speed reference as the earlier run in ${options.outDir} measured it (a rerun searches the same predictions)`);
+    }
     const tableHostDiffers = tableHostDifferences(device, space, options.devicesDir, runtimeVersion);
+    // Before searching (issue 14): predictions on this host's scale when the table's host differs, so that
+    // the budgets mean this host's milliseconds; and on the median run, which the budgets are checked on.
+    if (tableHostDiffers.length > 0 && scale) scale.applied = true;
+    const factor = (scale?.applied ? scale.factor : 1) * median.factor;
     let searched = prepared;
+    if (factor !== 1) {
+      const { latency } = prepared.device;
+      try {
+        searched = prepareDevice(space, options.accuracy, { ...prepared.device, latency: { predict: (config) => ({ latencyMs: latency.predict(config).latencyMs * factor }) } });
+      } catch (error) {
+        // On this host's scale a budget can fall below every subnet (E_SEARCH_BUDGET): a skip with `all`.
+        if (!all || !isOfaError(error)) throw error;
+        skippedDevices.push({ name, reason: `[${error.code}] ${error.message}` });
+        log(`${name}: skipped: ${error.message}`);
+        continue;
+      }
+    }
     if (tableHostDiffers.length > 0) {
       if (scale) {
-        // Before searching (issue 14): predictions on this host's scale, so that the budgets mean this host's milliseconds.
-        scale.applied = true;
-        const { latency } = prepared.device;
-        try {
-          searched = prepareDevice(space, options.accuracy, { ...prepared.device, latency: { predict: (config) => ({ latencyMs: latency.predict(config).latencyMs * scale.factor }) } });
-        } catch (error) {
-          // On this host's scale a budget can fall below every subnet (E_SEARCH_BUDGET): a skip with `all`.
-          if (!all || !isOfaError(error)) throw error;
-          skippedDevices.push({ name, reason: `[${error.code}] ${error.message}` });
-          log(`${name}: skipped: ${error.message}`);
-          continue;
-        }
         log(`${name}: its latency table was measured on another host (${tableHostDiffers.join('; ')}): predictions scaled by ${scale.factor.toFixed(3)}, the speed reference ${scale.configId} measured here (${scale.hereMs.toFixed(4)} ms) against its calibration (${scale.calibrationMs.toFixed(4)} ms)`);
       } else {
         log(`${name}: its latency table was measured on another host (${tableHostDiffers.join('; ')}) and its calibration recorded no speed reference: the predictions are that host's, the measurements this one's`);
       }
     }
+    if (median.factor !== 1) {
+      log(`${name}: the predictor gives the fastest run, the budgets are on the median: predictions times ${median.factor.toFixed(3)} (the speed reference's median ${median.referenceMedianMs.toFixed(4)} ms over its fastest ${median.referenceFastestMs.toFixed(4)} ms here)`);
+    }
     log(`${name}: searching ${searched.device.budgetsMs.length} budget(s)`);
     const search = searchPrepared(searched, { seed: options.seed ?? 1, nsga2: options.nsga2 });
-    devices.push({ name, front: search.front, smallest: search.smallest, tableHostDiffers, ...(scale ? { speed: scale } : {}) });
+    devices.push({ name, front: search.front, smallest: search.smallest, tableHostDiffers, ...(scale ? { speed: scale } : {}), median });
     for (const pick of search.picks) {
       const result = await deployBundle({ ...options.bundle, supernet: options.supernet, device, budgetMs: pick.budgetMs, pick, front: search.front, data: options.data, outDir: options.outDir, seed: options.seed ?? BUNDLE_DEFAULTS.seed, log });
       const dir = relative(options.outDir, result.dir);

@@ -89,7 +89,12 @@ test.serial('all devices: the one that cannot start is skipped with its reason; 
   }
   t.regex(table[3], /^coreml-x\s.*device skipped$/);
 
-  const again = await deployDevices({ ...run, log: undefined });
+  // A rerun searches with the speed reference the first run measured (measured again, jitter would move
+  // the predictions and so the picks): the same picks, the bundles skipped.
+  const againLines: string[] = [];
+  const again = await deployDevices({ ...run, log: (line) => againLines.push(line) });
+  t.deepEqual(again.devices.map((d) => d.median), result.devices.map((d) => d.median));
+  t.is(againLines.filter((line) => /the speed reference as the earlier run in .* measured it/.test(line)).length, 2, againLines.join('\n'));
   t.deepEqual(again.deployments.map((d) => d.status), ['skipped', 'skipped']);
   t.deepEqual(again.deployments.map((d) => d.gate?.logRatios), result.deployments.map((d) => d.gate?.logRatios), 'gate records reused');
 });
@@ -158,7 +163,7 @@ test.serial('a budget that no subnet meets when measured: every try recorded, th
   t.deepEqual(JSON.parse(readFileSync(join(run.outDir, 'deploy.json'), 'utf8')).complete, false);
 });
 
-test.serial('the speed reference: measured here against the calibration\'s, applied to the predictions before searching when the host differs, only recorded when it does not', async (t) => {
+test.serial('the speed reference: measured here against the calibration\'s, applied to the predictions before searching when the host differs, only recorded when it does not; a fastest-run predictor put on the median', async (t) => {
   // A calibration whose speed reference ran 1,000 ms: this host is far faster, and says so.
   const dir = devicesDir(['cpu-1t'], { budgetsMs: [50], referenceMs: 1000 });
   const lines: string[] = [];
@@ -172,11 +177,20 @@ test.serial('the speed reference: measured here against the calibration\'s, appl
   t.is(speed.statistic, 'min');
   t.true(speed.hereMs > 0 && speed.hereMs < 1000);
   t.is(speed.factor, speed.hereMs / 1000);
+  // The calibration predicts the fastest run: the budgets are on the median, so the predictions are also
+  // multiplied by the speed reference's median over its fastest run, measured here in the same session.
+  const median = device.median!;
+  t.is(median.statistic, 'min');
+  t.is(median.referenceFastestMs, speed.hereMs);
+  t.true(median.referenceMedianMs >= median.referenceFastestMs);
+  t.is(median.factor, median.referenceMedianMs / median.referenceFastestMs);
+  const both = speed.factor * median.factor;
   const unscaled = loadSearchDevice('cpu-1t', SPACE, { devicesDir: dir }).latency;
-  for (const point of device.front) t.true(Math.abs(point.predictedLatencyMs - unscaled.predict(point.config).latencyMs * speed.factor) <= 1e-12 * point.predictedLatencyMs, point.id);
+  for (const point of device.front) t.true(Math.abs(point.predictedLatencyMs - unscaled.predict(point.config).latencyMs * both) <= 1e-12 * point.predictedLatencyMs, point.id);
   t.true(lines.some((line) => /predictions scaled by \d\.\d{3}, the speed reference \S+ measured here/.test(line)), lines.join('\n'));
+  t.true(lines.some((line) => /budgets are on the median: predictions times \d\.\d{3}/.test(line)), lines.join('\n'));
   const [entry] = differs.deployments;
-  t.true(Math.abs(entry.predicted!.latencyMs - unscaled.predict(device.front.find((p) => p.id === entry.configId)!.config).latencyMs * speed.factor) < 1e-12);
+  t.true(Math.abs(entry.predicted!.latencyMs - unscaled.predict(device.front.find((p) => p.id === entry.configId)!.config).latencyMs * both) < 1e-12 * entry.predicted!.latencyMs);
 
   // The same table rewritten as measured here, by this runtime: nothing differs, nothing is scaled.
   const file = join(dir, 'cpu-1t', `lut-${SPACE.preset}-${SPACE.variant}.json`);
@@ -185,5 +199,6 @@ test.serial('the speed reference: measured here against the calibration\'s, appl
   const same = await deployDevices({ ...run, outDir: tempDir('ofa-deploy-same-') });
   t.deepEqual(same.devices[0].tableHostDiffers, []);
   t.false(same.devices[0].speed!.applied);
-  for (const point of same.devices[0].front) t.is(point.predictedLatencyMs, unscaled.predict(point.config).latencyMs, point.id);
+  const sameMedian = same.devices[0].median!.factor;
+  for (const point of same.devices[0].front) t.true(Math.abs(point.predictedLatencyMs - unscaled.predict(point.config).latencyMs * sameMedian) <= 1e-12 * point.predictedLatencyMs, point.id);
 });
