@@ -10,6 +10,11 @@ cd "$(dirname "$0")/../.."
 SCALE="${SCALE:-0.02}"
 run() {
   local name="$1" variant="$2" teacher="$3"
+  # A run whose collected state (collect.sh) says every phase is done is finished: nothing to resume.
+  if [ -f "results/eps-fashion/$name/eps-state.json" ] && node -e "process.exit(require('./results/eps-fashion/$name/eps-state.json').phases.every(p => p.status === 'done') ? 0 : 1)"; then
+    echo "$name: finished (results/eps-fashion/$name/eps-state.json)" >&2
+    return 0
+  fi
   # A new checkout has no runs/: start from the committed snapshot (snapshot.sh) when there is one.
   if [ ! -d "runs/eps-fashion/$name" ] && [ -d "results/eps-fashion/resume/$name" ]; then
     mkdir -p runs/eps-fashion && cp -r "results/eps-fashion/resume/$name" "runs/eps-fashion/$name"
