@@ -7,16 +7,21 @@ cd "$(dirname "$0")/../.."
 OUT=results/eps-fashion
 for run in c-ee-d-pet a-ofa-baseline b-ee-d-baseline; do
   src="runs/eps-fashion/$run"
-  [ -f "$src/eps-state.json" ] || continue
-  mkdir -p "$OUT/$run"
-  cp "$src/eps-state.json" "$OUT/$run/"
-  for phase in "$src"/[0-9][0-9]-*/; do
-    name=$(basename "$phase")
-    [ -f "$phase/log.jsonl" ] && cp "$phase/log.jsonl" "$OUT/$run/$name.log.jsonl"
-  done
-  done=$(node -e "const s=require('./$src/eps-state.json'); console.log(s.phases.every(p=>p.status==='done') ? 'yes' : 'no')")
+  if [ -f "$src/eps-state.json" ]; then
+    mkdir -p "$OUT/$run"
+    cp "$src/eps-state.json" "$OUT/$run/"
+    for phase in "$src"/[0-9][0-9]-*/; do
+      name=$(basename "$phase")
+      [ -f "$phase/log.jsonl" ] && cp "$phase/log.jsonl" "$OUT/$run/$name.log.jsonl"
+    done
+  elif [ "$run" = c-ee-d-pet ] && [ -f "$OUT/$run/eps-state.json" ] && [ -d supernets/fashion-ee-d ]; then
+    src=supernets/fashion-ee-d   # a checkout without runs/: run (c)'s final best, as packed and shipped
+  else
+    continue
+  fi
+  done=$(node -e "const s=require('./$OUT/$run/eps-state.json'); console.log(s.phases.every(p=>p.status==='done') ? 'yes' : 'no')")
   [ "$done" = yes ] || continue
-  variant=$(node -e "console.log(require('./$src/eps-state.json').variant)")
+  variant=$(node -e "console.log(require('./$OUT/$run/eps-state.json').variant)")
   if [ ! -f "$OUT/$run/grid.json" ]; then
     flock /tmp/ofav2-heavy.lock node bin/ofa.js eval --checkpoint "$src" --grid --json --out "$OUT/$run/grid.json" > /dev/null
   fi
