@@ -128,6 +128,12 @@ const PLAN: Entry[] = [
       'ofa export --random-init --seed 1 --subnet gate-heavy.json -o next.onnx',
     ],
   },
+  // The README's first command: the shipped supernet and its predictor (copied as a checkout has them), every device that starts here.
+  {
+    readme: 'ofa deploy',
+    before: (dir) => cpSync(join(ROOT, 'supernets', 'fashion-ee-d'), join(dir, 'supernets', 'fashion-ee-d'), { recursive: true }),
+    tiny: TINY_DEPLOY,
+  },
   // Deploy: the tiny supernet and predictor above.
   {
     readme: 'ofa deploy --checkpoint runs/eps-ee-d-pet --predictor predictor.json --devices cpu-1t,wasm-node --budgets-ms 2,4 --out deploy/ [--json]',
