@@ -72,8 +72,7 @@ const PLAN: Entry[] = [
 
   // Export (max.json first: eval's --subnet uses it, a config of the trained variant).
   { readme: 'ofa space sample --kind max --variant ofa --json > max.json' },
-  { readme: 'ofa eval --checkpoint runs/fashion-ofa-full', tiny: TINY_EVAL },
-  { readme: 'ofa eval --checkpoint runs/fashion-ofa-full [--subnet cfg.json] [--json]', runs: ['ofa eval --checkpoint runs/fashion-ofa-full --subnet max.json --json'], tiny: TINY_EVAL },
+  { readme: 'ofa eval --checkpoint runs/fashion-ofa-full [--subnet cfg.json] [--json]', runs: ['ofa eval --checkpoint runs/fashion-ofa-full', 'ofa eval --checkpoint runs/fashion-ofa-full --subnet max.json --json'], tiny: TINY_EVAL },
   { readme: 'ofa export --checkpoint runs/fashion-ofa-full --subnet max.json -o max.onnx' },
   { runs: ['ofa space sample --subnets 3 --seed 2 --json > list.json'] },
   { readme: 'ofa eval --checkpoint runs/eps-ee-d-pet --grid --json --out grid.json', tiny: '--max-images 32 --recalibration-images 32' },
