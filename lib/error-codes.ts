@@ -104,7 +104,6 @@ export const ERROR_CODES = {
   E_DEVICE: badInput('a device profile that is not valid'),
   E_DEVICE_UNKNOWN: badInput('an unknown device'),
   E_RUNTIME_UNKNOWN: badInput('an unknown runtime'),
-  E_RUNTIME_UNIMPLEMENTED: failure('a runtime feature that is not implemented yet'),
   E_EP_UNAVAILABLE: failure('the execution provider cannot start on this host (no silent fallback)'),
   E_SESSION: failure('the runtime could not create a session'),
   E_BROWSER: failure('the browser of a browser runtime failed: it did not launch or connect, its page crashed or closed, or the page reported an error'),

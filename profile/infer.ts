@@ -1,6 +1,5 @@
 // Running a model for its outputs (not its time) on a device's runtime and execution provider: what a
 // deploy verifies an export with and scores its true top-1 with (issue 14). One session, reused.
-import { OfaError } from '../lib/errors.ts';
 import type { DeviceProfile } from './device.ts';
 import { getRuntime, type InferInput, type InferOutput, type ValueInfo } from './runtimes/index.ts';
 
@@ -15,17 +14,11 @@ export interface InferenceSession {
 /** Opens one session of `model` on `device` (its EP enforced, as for measuring) for inference. */
 export async function openInference(model: Uint8Array, device: DeviceProfile): Promise<InferenceSession> {
   const runtime = getRuntime(device.runtime);
-  const infer = runtime.infer;
-  if (!infer) {
-    throw new OfaError('E_RUNTIME_UNIMPLEMENTED', `device ${device.name}: runtime ${device.runtime} cannot run a model for its outputs here (only for its time)`, {
-      hint: 'verify and score on a device of runtime onnxruntime-node or onnxruntime-web',
-    });
-  }
   const session = await runtime.createSession(model, device);
   return {
     inputs: session.inputs,
     outputs: session.outputs,
-    run: (inputs) => infer.call(runtime, session, inputs),
+    run: (inputs) => runtime.infer(session, inputs),
     dispose: () => session.dispose(),
   };
 }

@@ -101,5 +101,5 @@ export interface Runtime<S extends RuntimeSession = RuntimeSession> {
   /** Runs a timing request where the model runs (see TimingRequest). */
   time(session: S, inputs: InputPlan, request: TimingRequest): Promise<Timing>;
   /** Runs the model once on given inputs and hands back its outputs (absent: the runtime cannot, e.g. a browser). */
-  infer?(session: S, inputs: readonly InferInput[]): Promise<Record<string, InferOutput>>;
+  infer(session: S, inputs: readonly InferInput[]): Promise<Record<string, InferOutput>>;
 }
