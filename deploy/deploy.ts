@@ -153,18 +153,25 @@ export function tableHostDifferences(device: DeviceProfile, space: SpaceRef, dev
 }
 
 /** The gate records of an earlier deploy.json in the folder, by entry id and model sha256 (a rerun reuses them). */
-function earlierGateRecords(outDir: string): Map<string, GateBaselineRecord> {
-  const records = new Map<string, GateBaselineRecord>();
+/** The earlier deploy.json of the folder, parsed (read once for both reuses below); undefined when missing or unreadable. */
+function readEarlierDeploy(outDir: string): unknown {
   const file = join(outDir, 'deploy.json');
-  if (!existsSync(file)) return records;
+  if (!existsSync(file)) return undefined;
   try {
-    const json = JSON.parse(readFileSync(file, 'utf8')) as Partial<DeployResult>;
-    if (json.format !== DEPLOY_FORMAT.format || json.formatVersion !== DEPLOY_FORMAT.formatVersion || !Array.isArray(json.deployments)) return records;
-    // Only sound records are reused (issue 18: deploy/schema.ts); a damaged one is measured again.
-    for (const entry of json.deployments) if (entry.gate && entry.sha256 && reusableGateRecord(entry.gate)) records.set(`${entry.id} ${entry.sha256}`, entry.gate);
+    return JSON.parse(readFileSync(file, 'utf8'));
   } catch {
-    // An unreadable earlier deploy.json is replaced; its records are measured again.
+    // An unreadable earlier deploy.json is replaced; what it held is measured again.
+    return undefined;
   }
+}
+
+function earlierGateRecords(earlier: unknown): Map<string, GateBaselineRecord> {
+  const records = new Map<string, GateBaselineRecord>();
+  if (earlier === null || typeof earlier !== 'object') return records;
+  const json = earlier as Partial<DeployResult>;
+  if (json.format !== DEPLOY_FORMAT.format || json.formatVersion !== DEPLOY_FORMAT.formatVersion || !Array.isArray(json.deployments)) return records;
+  // Only sound records are reused (issue 18: deploy/schema.ts); a damaged one is measured again.
+  for (const entry of json.deployments) if (entry.gate && entry.sha256 && reusableGateRecord(entry.gate)) records.set(`${entry.id} ${entry.sha256}`, entry.gate);
   return records;
 }
 
@@ -173,19 +180,12 @@ function earlierGateRecords(outDir: string): Map<string, GateBaselineRecord> {
  * supernet: a rerun reuses them, so that it searches the same predictions, finds the same picks and skips
  * the bundles already made (factors measured again would differ by the machine's jitter).
  */
-function earlierScales(outDir: string, checksum: string): Map<string, { speed?: SpeedScale; median: MedianScale }> {
+function earlierScales(earlier: unknown, checksum: string): Map<string, { speed?: SpeedScale; median: MedianScale }> {
   const scales = new Map<string, { speed?: SpeedScale; median: MedianScale }>();
-  const file = join(outDir, 'deploy.json');
-  if (!existsSync(file)) return scales;
-  try {
-    const value: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    if (schemaFaults(DEPLOY_RESULT_SCHEMA, value).length > 0) return scales;
-    const json = value as DeployResult;
-    if (json.supernet.checksum !== checksum) return scales;
-    for (const device of json.devices) if (device.median) scales.set(device.name, { speed: device.speed, median: device.median });
-  } catch {
-    // An unreadable earlier deploy.json is replaced; the factors are measured again.
-  }
+  if (earlier === undefined || schemaFaults(DEPLOY_RESULT_SCHEMA, earlier).length > 0) return scales;
+  const json = earlier as DeployResult;
+  if (json.supernet.checksum !== checksum) return scales;
+  for (const device of json.devices) if (device.median) scales.set(device.name, { speed: device.speed, median: device.median });
   return scales;
 }
 
@@ -217,8 +217,9 @@ export async function deployDevices(options: DeployOptions): Promise<DeployResul
       log(`${name}: skipped: ${checked.problem.message}`);
     } else throw checked.problem;
   }
-  const earlier = earlierGateRecords(options.outDir);
-  const earlierFactors = earlierScales(options.outDir, facts.checksum);
+  const earlierDeploy = readEarlierDeploy(options.outDir);
+  const earlier = earlierGateRecords(earlierDeploy);
+  const earlierFactors = earlierScales(earlierDeploy, facts.checksum);
   const deployments: Deployment[] = [];
   const devices: DeployResult['devices'] = [];
   let host: HostFacts | undefined;
