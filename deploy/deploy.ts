@@ -11,8 +11,7 @@ import { OfaError, isOfaError } from '../lib/errors.ts';
 import type { SpaceRef } from '../space/index.ts';
 import type { OpenedSupernet } from '../train/index.ts';
 import { checkDevice, hostFacts, listDeviceNames, loadDevice, measureModel, referenceConfig, referenceModel, type DeviceProfile, type HostFacts } from '../profile/index.ts';
-import { loadCalibration, loadTable, loadValidation, type LatencyStatistic } from '../profile/predict.ts';
-import { median as medianOf } from '../profile/stats.ts';
+import { loadCalibration, loadTable, type LatencyStatistic } from '../profile/predict.ts';
 import { configId } from '../space/index.ts';
 import { loadSearchDevice, prepareDevice, searchPrepared, type AccuracyModel, type Nsga2Settings, type PreparedDevice, type DeviceSearchResult } from '../search/index.ts';
 import { recordBaseline } from './gate/gate.ts';
@@ -99,11 +98,8 @@ export interface SpeedScale {
 
 /**
  * The budgets are on the median run. A predictor of the fastest run (calibration statistic `min`, the
- * profiler's default) is put on the median by a median-over-fastest factor. Its steadiest estimate is
- * the device's validation on this host: the median over its held-out subnets of each subnet's median run
- * over its fastest (100 subnets, measured minutes each). One short run of the speed reference here is the
- * fallback (no validation, one of another host, or one measured with the median statistic): it moved from
- * 1.05 to 1.99 between runs minutes apart on cpu-2t, and a factor too high makes the picks conservative.
+ * profiler's default) is put on the median with the speed reference's median over its fastest run,
+ * measured here now (the machine's jitter at this moment: 1.08-1.27 on cpu-1t's committed subnets).
  */
 export interface MedianScale {
   /** What the device's predictor predicts. */
@@ -113,26 +109,6 @@ export interface MedianScale {
   referenceFastestMs: number;
   /** Multiplies the predictions: median / fastest for a `min` predictor, 1 for a median one. */
   factor: number;
-  /** Where the factor came from (absent in older deploy.json files: the reference). */
-  source?: 'validation' | 'reference';
-  /** With source `validation`: how many of its subnets the median was taken over. */
-  validationSubnets?: number;
-}
-
-/** A validation needs this many subnets for its median-over-fastest ratio to replace the reference's. */
-const MIN_VALIDATION_SUBNETS = 20;
-
-/**
- * The median-over-fastest factor from the device's validation for the space, when it was measured on this
- * host (CPU model and cores) with the fastest-run statistic; undefined otherwise.
- */
-export function validationMedianFactor(device: DeviceProfile, space: SpaceRef, devicesDir: string | undefined): { factor: number; subnets: number } | undefined {
-  const validation = loadValidation(device, space.preset, space.variant, { devicesDir });
-  if (!validation || validation.statistic !== 'min' || validation.subnets.length < MIN_VALIDATION_SUBNETS) return undefined;
-  const here = hostFacts();
-  if (validation.host.cpuModel !== here.cpuModel || validation.host.logicalCores !== here.logicalCores) return undefined;
-  const ratios = validation.subnets.map((s) => s.medianMs / s.measuredMs);
-  return { factor: Math.max(1, medianOf(ratios)), subnets: ratios.length };
 }
 
 /** Measures the speed reference on a device; undefined when its calibration recorded none (older files). */
@@ -143,10 +119,7 @@ async function measureSpeedScale(device: DeviceProfile, space: SpaceRef, devices
   const measurement = await measureModel(referenceModel(space.preset, space.variant), device, { ...protocol });
   const runtimeVersion = measurement.runtime.version;
   const { medianMs, minMs } = measurement.stats;
-  const fromValidation = statistic === 'min' ? validationMedianFactor(device, space, devicesDir) : undefined;
-  const median: MedianScale = fromValidation
-    ? { statistic, referenceMedianMs: medianMs, referenceFastestMs: minMs, factor: fromValidation.factor, source: 'validation', validationSubnets: fromValidation.subnets }
-    : { statistic, referenceMedianMs: medianMs, referenceFastestMs: minMs, factor: statistic === 'min' && minMs > 0 ? medianMs / minMs : 1, source: 'reference' };
+  const median: MedianScale = { statistic, referenceMedianMs: medianMs, referenceFastestMs: minMs, factor: statistic === 'min' && minMs > 0 ? medianMs / minMs : 1 };
   if (calibrationMs === undefined || !(calibrationMs > 0)) return { runtimeVersion, median };
   const hereMs = statistic === 'min' ? minMs : medianMs;
   return { runtimeVersion, median, scale: { configId: configId(referenceConfig(space.preset, space.variant)), statistic, calibrationMs, hereMs, factor: hereMs / calibrationMs, applied: false } };
@@ -179,6 +152,7 @@ export function tableHostDifferences(device: DeviceProfile, space: SpaceRef, dev
   return differences;
 }
 
+/** The gate records of an earlier deploy.json in the folder, by entry id and model sha256 (a rerun reuses them). */
 /** The earlier deploy.json of the folder, parsed (read once for both reuses below); undefined when missing or unreadable. */
 function readEarlierDeploy(outDir: string): unknown {
   const file = join(outDir, 'deploy.json');
@@ -191,7 +165,6 @@ function readEarlierDeploy(outDir: string): unknown {
   }
 }
 
-/** The gate records of an earlier deploy.json in the folder, by entry id and model sha256 (a rerun reuses them). */
 function earlierGateRecords(earlier: unknown): Map<string, GateBaselineRecord> {
   const records = new Map<string, GateBaselineRecord>();
   if (earlier === null || typeof earlier !== 'object') return records;
@@ -257,7 +230,7 @@ export async function deployDevices(options: DeployOptions): Promise<DeployResul
     const { runtimeVersion } = measured;
     let { scale, median } = measured;
     const before = earlierFactors.get(name);
-    if (before && before.median.statistic === median.statistic && (before.median.source ?? 'reference') === median.source && before.speed?.calibrationMs === scale?.calibrationMs && before.speed?.statistic === scale?.statistic) {
+    if (before && before.median.statistic === median.statistic && before.speed?.calibrationMs === scale?.calibrationMs && before.speed?.statistic === scale?.statistic) {
       ({ median } = before);
       scale = before.speed && { ...before.speed, applied: false };
       log(`${name}: the speed reference as the earlier run in ${options.outDir} measured it (a rerun searches the same predictions)`);
@@ -288,10 +261,7 @@ export async function deployDevices(options: DeployOptions): Promise<DeployResul
       }
     }
     if (median.factor !== 1) {
-      const why = median.source === 'validation'
-        ? `the median over the ${median.validationSubnets} subnets of its validation on this host of each one's median run over its fastest`
-        : `the speed reference's median ${median.referenceMedianMs.toFixed(4)} ms over its fastest ${median.referenceFastestMs.toFixed(4)} ms here`;
-      log(`${name}: the predictor gives the fastest run, the budgets are on the median: predictions times ${median.factor.toFixed(3)} (${why})`);
+      log(`${name}: the predictor gives the fastest run, the budgets are on the median: predictions times ${median.factor.toFixed(3)} (the speed reference's median ${median.referenceMedianMs.toFixed(4)} ms over its fastest ${median.referenceFastestMs.toFixed(4)} ms here)`);
     }
     log(`${name}: searching ${searched.device.budgetsMs.length} budget(s)`);
     const search = searchPrepared(searched, { seed: options.seed ?? 1, nsga2: options.nsga2 });

@@ -132,7 +132,7 @@ export async function renderReport(result: DeployResult): Promise<string> {
       parts.push(`<p>Speed reference: ${device.speed.hereMs.toFixed(4)} ms here, ${device.speed.calibrationMs.toFixed(4)} ms in the calibration (same host; predictions not scaled).</p>`);
     }
     if (device.median && device.median.factor !== 1) {
-      parts.push(`<p>Budgets are on the median run: predictions of the fastest run times ${device.median.factor.toFixed(3)} (${device.median.source === 'validation' ? `the median over the ${device.median.validationSubnets} subnets of the device's validation on this host of each one's median run over its fastest` : "the speed reference's median over its fastest run here"}).</p>`);
+      parts.push(`<p>Budgets are on the median run: predictions of the fastest run times ${device.median.factor.toFixed(3)} (the speed reference's median over its fastest run here).</p>`);
     }
     parts.push(`<figure>${await devicePlotSvg(result, device.name)}</figure>`);
     parts.push(`<p>${device.front.length} front points up to the largest budget; smallest predicted latency ${msText(device.smallest.latencyMs)} ms (${escapeHtml(device.smallest.id)}).</p></section>`);

@@ -59,7 +59,7 @@ export const DEPLOY_RESULT_SCHEMA = z.looseObject({
       smallest: z.looseObject({ id: text(), latencyMs: ms() }),
       tableHostDiffers: z.array(z.string()),
       speed: z.looseObject({ factor: z.number().positive().max(1e6), hereMs: ms(), calibrationMs: ms(), applied: z.boolean() }).optional(),
-      median: z.looseObject({ statistic: z.enum(['min', 'median']), referenceMedianMs: ms(), referenceFastestMs: ms(), factor: z.number().min(1).max(1e3), source: z.enum(['validation', 'reference']).optional(), validationSubnets: z.int().min(1).optional() }).optional(),
+      median: z.looseObject({ statistic: z.enum(['min', 'median']), referenceMedianMs: ms(), referenceFastestMs: ms(), factor: z.number().min(1).max(1e3) }).optional(),
     }),
   ),
   skippedDevices: z.array(z.looseObject({ name: text(), reason: z.string() })),

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEPLOY_FORMAT, deployDevices, type BundleManifest, type DeployOptions } from '../../deploy/index.ts';
-import { tableHostDifferences, validationMedianFactor } from '../../deploy/deploy.ts';
+import { tableHostDifferences } from '../../deploy/deploy.ts';
 import { hostFacts, loadDevice, scoreModel, scoringDevice } from '../../profile/index.ts';
 import { closeAllBrowsers } from '../../profile/runtimes/chromium/browser.ts';
 import { imagesAt } from '../../train/index.ts';
@@ -181,7 +181,6 @@ test.serial('the speed reference: measured here against the calibration\'s, appl
   // multiplied by the speed reference's median over its fastest run, measured here in the same session.
   const median = device.median!;
   t.is(median.statistic, 'min');
-  t.is(median.source, 'reference', 'no validation in the folder');
   t.is(median.referenceFastestMs, speed.hereMs);
   t.true(median.referenceMedianMs >= median.referenceFastestMs);
   t.is(median.factor, median.referenceMedianMs / median.referenceFastestMs);
@@ -202,43 +201,4 @@ test.serial('the speed reference: measured here against the calibration\'s, appl
   t.false(same.devices[0].speed!.applied);
   const sameMedian = same.devices[0].median!.factor;
   for (const point of same.devices[0].front) t.true(Math.abs(point.predictedLatencyMs - unscaled.predict(point.config).latencyMs * sameMedian) <= 1e-12 * point.predictedLatencyMs, point.id);
-});
-
-/** A validation file for the synthetic cpu-1t of `dir`: `ratios[i]` is subnet i's median run over its fastest. */
-function writeValidation(dir: string, ratios: readonly number[], host = hostFacts()): void {
-  const committed = JSON.parse(readFileSync(join('devices', 'cpu-1t', 'validation-fashion-ee-d.json'), 'utf8'));
-  const subnets = ratios.map((ratio, i) => ({ configId: `subnet-${i}`, measuredMs: 0.5, medianMs: 0.5 * ratio, predictedMs: 0.5, tableSumMs: 0.5, blocks: 4 }));
-  writeFileSync(join(dir, 'cpu-1t', `validation-${SPACE.preset}-${SPACE.variant}.json`), JSON.stringify({ ...committed, device: 'cpu-1t', preset: SPACE.preset, variant: SPACE.variant, host, subnets, measuredRangeMs: [0.5, 0.5] }));
-}
-
-test.serial('the median factor: from the device\'s validation on this host (median of its subnets\' median/fastest), the speed reference otherwise', async (t) => {
-  const dir = devicesDir(['cpu-1t'], { budgetsMs: [50] });
-  const device = loadDevice('cpu-1t', { devicesDir: dir });
-  t.is(validationMedianFactor(device, SPACE, dir), undefined, 'no validation');
-  // 25 subnets: ratios 1.00, 1.02, ..., 1.48 (median 1.24), shuffled.
-  const ratios = Array.from({ length: 25 }, (_, i) => 1 + 0.02 * ((i * 7) % 25));
-  writeValidation(dir, ratios);
-  const found = validationMedianFactor(device, SPACE, dir)!;
-  t.is(found.subnets, 25);
-  t.true(Math.abs(found.factor - 1.24) < 1e-12, String(found.factor));
-  writeValidation(dir, ratios.slice(0, 19));
-  t.is(validationMedianFactor(device, SPACE, dir), undefined, 'too few subnets');
-  writeValidation(dir, ratios, { ...hostFacts(), cpuModel: 'Another CPU' });
-  t.is(validationMedianFactor(device, SPACE, dir), undefined, 'another host');
-
-  // The deploy searches predictions times the validation's factor, and says where it came from.
-  writeValidation(dir, ratios);
-  const lines: string[] = [];
-  const run = options({ devicesDir: dir, devices: ['cpu-1t'], gateRounds: 0, bundle: { protocol: FAST, verifyImages: 8, testImages: 16 }, log: (line) => lines.push(line) });
-  const result = await deployDevices(run);
-  const median = result.devices[0].median!;
-  t.is(median.source, 'validation');
-  t.is(median.validationSubnets, 25);
-  t.true(Math.abs(median.factor - 1.24) < 1e-12);
-  t.true(median.referenceFastestMs > 0, 'the reference is still measured and recorded');
-  const unscaled = loadSearchDevice('cpu-1t', SPACE, { devicesDir: dir }).latency;
-  for (const point of result.devices[0].front) t.true(Math.abs(point.predictedLatencyMs - unscaled.predict(point.config).latencyMs * median.factor) <= 1e-12 * point.predictedLatencyMs, point.id);
-  t.true(lines.some((line) => /predictions times 1\.240 \(the median over the 25 subnets of its validation on this host/.test(line)), lines.join('\n'));
-  const saved = JSON.parse(readFileSync(join(run.outDir, 'deploy.json'), 'utf8'));
-  t.is(saved.devices[0].median.source, 'validation');
 });
