@@ -4,7 +4,8 @@
 # script resumes wherever the runs stopped (each `ofa train eps` resumes its own folder).
 #   (c) ee-d + PET (OFAv2 with ENS-KD)   (a) ofa + baseline teacher (OFA)   (b) ee-d + baseline teacher
 # Logs: results/eps-fashion/<run>.log (appended). Run folders: runs/eps-fashion/<run>/ (not committed;
-# their logs and state files are copied here by results/eps-fashion/collect.sh).
+# their logs and state files are copied here by results/eps-fashion/collect.sh, which also evaluates each
+# finished run; (a) is packed as supernets/fashion-ofa).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SCALE="${SCALE:-0.02}"
@@ -23,6 +24,13 @@ run() {
   flock /tmp/ofav2-heavy.lock node bin/ofa.js train eps --preset fashion --variant "$variant" --teacher "$teacher" \
     --scale "$SCALE" --out "runs/eps-fashion/$name" >> "results/eps-fashion/$name.log" 2>&1
 }
+# After each run: its evaluations (collect.sh: the grid and 100 random subnets, under the same lock), so
+# that a finished run's figures do not wait for the runs after it.
 run c-ee-d-pet ee-d pet
+results/eps-fashion/collect.sh
 run a-ofa-baseline ofa baseline
+# OFA's supernet, shipped beside OFAv2's for comparison (weights only, the last phase's best).
+[ -d supernets/fashion-ofa ] || node bin/ofa.js train pack --checkpoint runs/eps-fashion/a-ofa-baseline --out supernets/fashion-ofa
+results/eps-fashion/collect.sh
 run b-ee-d-baseline ee-d baseline
+results/eps-fashion/collect.sh
