@@ -17,6 +17,7 @@ export const EVAL_SPEC: CommandSpec = {
     split: { type: 'string', description: 'which split', default: 'test', choices: ['test', 'validation'], placeholder: 'NAME' },
     'max-images': { type: 'int', description: 'evaluate on at most this many images', placeholder: 'N' },
     'recalibration-images': { type: 'int', description: 'training images for BN recalibration (0: keep running statistics)', default: 2000, placeholder: 'N' },
+    seed: { type: 'int', description: "seed of the recalibration images' order and augmentation (and of --max-images' subset); another seed measures the evaluation's spread", default: 0, placeholder: 'N' },
     workers: { type: 'int', description: 'worker threads (default: all cores)', placeholder: 'N' },
     backend: { type: 'string', description: 'tfjs backend', default: 'auto', choices: ['auto', 'tfjs-node', 'wasm', 'cpu'], placeholder: 'NAME' },
     'data-dir': { type: 'string', description: 'data set folder (CIFAR-10, Tiny ImageNet)', placeholder: 'DIR' },
@@ -28,6 +29,7 @@ export const EVAL_SPEC: CommandSpec = {
     'ofa eval --checkpoint runs/fashion-ofa-full',
     'ofa eval --checkpoint runs/eps-fashion/c-ee-d-pet --grid --json --out grid.json',
     'ofa eval --checkpoint runs/fashion --subnet-list list.json',
+    'ofa eval --checkpoint supernets/fashion-ee-d --seed 3       # another recalibration sample: the spread',
   ],
 };
 
@@ -64,6 +66,7 @@ export async function run(argv: string[]): Promise<number> {
     const results = await supernet.evaluateMany(configs, { calibration: data.train, set, spec: data.spec }, {
       recalibrationImages: f['recalibration-images'] as number,
       maxImages: f['max-images'] as number | undefined,
+      seed: f.seed as number,
       workers: f.workers as number | undefined,
     });
     const seconds = (performance.now() - started) / 1000;
@@ -81,6 +84,7 @@ export async function run(argv: string[]): Promise<number> {
       variant,
       split: f.split,
       recalibrationImages: f['recalibration-images'],
+      seed: f.seed,
       seconds,
       subnets: rows,
       best: { subnet: best.subnet, top1: best.top1, macs: best.macs, params: best.params },

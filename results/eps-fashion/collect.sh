@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # After (or during) results/eps-fashion/run.sh: copies each run's state file and phase logs here, then
 # evaluates every finished run (the paper's grid and 100 random subnets, seed 1, test split, BN
-# recalibrated) under the heavy-job lock. Rerunning redoes only missing evaluations.
+# recalibrated), and the best grid subnet and the largest again with 4 other recalibration seeds (the
+# spread), under the heavy-job lock. Rerunning redoes only missing evaluations.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=results/eps-fashion
@@ -28,5 +29,19 @@ for run in c-ee-d-pet a-ofa-baseline b-ee-d-baseline; do
   if [ ! -f "$OUT/$run/random-100.json" ]; then
     node bin/ofa.js space sample --preset fashion --variant "$variant" --subnets 100 --seed 1 --json > "$OUT/$run/random-100-configs.json"
     flock /tmp/ofav2-heavy.lock node bin/ofa.js eval --checkpoint "$src" --subnet-list "$OUT/$run/random-100-configs.json" --json --out "$OUT/$run/random-100.json" > /dev/null
+  fi
+  # The spread between repeated evaluations: the run's best grid subnet and its largest one evaluated
+  # again with 4 other recalibration samples (--seed 1..4; the grid used seed 0).
+  if [ ! -f "$OUT/$run/spread-seed-4.json" ]; then
+    node -e "
+      const g = require('./$OUT/$run/grid.json');
+      const best = g.subnets.find((r) => r.subnet === g.best.subnet).config;
+      const largest = g.subnets.reduce((a, b) => (b.macs > a.macs || (b.macs === a.macs && b.top1 > a.top1) ? b : a)).config;
+      process.stdout.write(JSON.stringify(best === largest ? [best] : [best, largest]));
+    " > "$OUT/$run/spread-configs.json"
+    for seed in 1 2 3 4; do
+      [ -f "$OUT/$run/spread-seed-$seed.json" ] && continue
+      flock /tmp/ofav2-heavy.lock node bin/ofa.js eval --checkpoint "$src" --subnet-list "$OUT/$run/spread-configs.json" --seed "$seed" --json --out "$OUT/$run/spread-seed-$seed.json" > /dev/null
+    done
   fi
 done

@@ -126,4 +126,19 @@ test.serial('SIGKILL mid-run leaves the last checkpoint usable; --resume finishe
   t.is(listReport.subnets[0].top1, gridReport.subnets[3].top1);
   t.is(listReport.subnets[1].top1, gridReport.subnets[17].top1);
   t.true(Math.abs(listReport.subnets[1].loss - gridReport.subnets[17].loss) <= 1e-5);
+  // --seed draws other recalibration batches: the same seed again gives the same figures, another
+  // seed other BN statistics and so another loss; the seed is recorded.
+  const seeded = (seed: string) => {
+    const r = ofa(['eval', '--checkpoint', out, '--subnet-list', listFile, '--max-images', '40', '--recalibration-images', '32', '--backend', 'wasm', '--workers', '1', '--json', '--seed', seed]);
+    t.is(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout);
+  };
+  const seed3 = seeded('3');
+  t.is(seed3.seed, 3);
+  t.is(listReport.seed, 0);
+  t.deepEqual(seeded('3').subnets.map((r: { loss: number }) => r.loss), seed3.subnets.map((r: { loss: number }) => r.loss));
+  t.true(seed3.subnets.some((r: { loss: number }, i: number) => Math.abs(r.loss - listReport.subnets[i].loss) > 1e-4));
+  const badSeed = ofa(['eval', '--checkpoint', out, '--seed', '-1']);
+  t.is(badSeed.status, 2);
+  t.regex(badSeed.stderr, /--seed -1 is out of range; allowed: an integer from 0/);
 });
