@@ -29,7 +29,7 @@ export const EVAL_SPEC: CommandSpec = {
     'ofa eval --checkpoint runs/fashion-ofa-full',
     'ofa eval --checkpoint runs/eps-fashion/c-ee-d-pet --grid --json --out grid.json',
     'ofa eval --checkpoint runs/fashion --subnet-list list.json',
-    'ofa eval --checkpoint supernets/fashion-ee-d --seed 3       # another recalibration sample: the spread',
+    'ofa eval --checkpoint supernets/fashion-ee-d --seed 3',
   ],
 };
 
