@@ -17,6 +17,8 @@ for run in c-ee-d-pet a-ofa-baseline b-ee-d-baseline; do
     done
   elif [ "$run" = c-ee-d-pet ] && [ -f "$OUT/$run/eps-state.json" ] && [ -d supernets/fashion-ee-d ]; then
     src=supernets/fashion-ee-d   # a checkout without runs/: run (c)'s final best, as packed and shipped
+  elif [ "$run" = a-ofa-baseline ] && [ -f "$OUT/$run/eps-state.json" ] && [ -d supernets/fashion-ofa ]; then
+    src=supernets/fashion-ofa    # the same for run (a)
   else
     continue
   fi
